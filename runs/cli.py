@@ -1,0 +1,142 @@
+"""The ``alliance`` command line.
+
+Every user mistake (bad scenario, out-of-range parameter, unwritable folder, ...) ends in one line
+``alliance: error: WHAT`` on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from model.parameters import ParameterError, Parameters
+from model.scenario import DEFAULT_SCENARIO, Scenario, ScenarioError, builtin_scenarios
+from runs.output import OutputError
+
+USER_ERRORS = (ScenarioError, ParameterError, OutputError)
+
+
+class UserError(click.ClickException):
+    """A mistake in the user's input: one line, exit code 2."""
+
+    exit_code = 2
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"alliance: error: {self.format_message()}", err=True)
+
+
+def user_errors(func):
+    """Turn the model's validation errors into :class:`UserError`."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except USER_ERRORS as exc:
+            raise UserError(str(exc)) from None
+
+    return wrapper
+
+
+def _parse_sets(values: tuple[str, ...]) -> dict[str, float]:
+    out = {}
+    for item in values:
+        name, sep, raw = item.partition("=")
+        if not sep:
+            raise ParameterError(f"--set {item!r}: expected NAME=VALUE, e.g. --set alpha=0.03")
+        try:
+            out[name.strip()] = float(raw)
+        except ValueError:
+            raise ParameterError(f"--set {item!r}: expected a number after '='") from None
+    return out
+
+
+def build_scenario(
+    scenario: str, sets: tuple[str, ...] = (), events: tuple[str, ...] = (),
+    overlays: tuple[str, ...] = (), steps: int | None = None,
+) -> Scenario:
+    """Load a scenario and apply --set, --event and --overlay, validating each."""
+    from model.scenario import load_scenario
+
+    spec = load_scenario(scenario)
+    if sets:
+        spec = spec.with_parameters(**_parse_sets(sets))
+    for overlay in overlays:
+        spec = spec.with_overlay(overlay)
+    for item in events:
+        date, sep, name = item.partition(":")
+        if not sep:
+            raise ScenarioError(f"--event {item!r}: expected DATE:NAME, e.g. --event 2026-01:war-ends")
+        spec = spec.with_counterfactual(date, name, steps=steps)
+    return spec
+
+
+def _scenario_help() -> str:
+    names = ", ".join(builtin_scenarios() + ["synthetic"])
+    return f"Built-in scenario name ({names}) or path to a scenario TOML file."
+
+
+def _parameter_help() -> str:
+    return "Override a model parameter, e.g. --set alpha=0.03 (repeatable). Names: " + ", ".join(
+        Parameters.names()
+    )
+
+
+scenario_option = click.option(
+    "--scenario", default=DEFAULT_SCENARIO, show_default=True, help=_scenario_help()
+)
+set_option = click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help=_parameter_help())
+event_option = click.option(
+    "--event", "events", multiple=True, metavar="DATE:NAME",
+    help="Apply the scenario's named counterfactual at a month, e.g. 2026-01:war-ends (repeatable).",
+)
+overlay_option = click.option(
+    "--overlay", "overlays", multiple=True, type=click.Path(dir_okay=False),
+    help="TOML file of extra dated [[events]] to overlay on the scenario (repeatable).",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="alliance-durability")
+def main() -> None:
+    """Alliance durability: how long do partnerships of interest last when each partner
+    endorses the other's violations of the principles it preaches?
+
+    Quick start: `alliance run` simulates the default scenario (Russia–DPRK from 2023) and writes
+    spells.csv, timeseries.csv, states.csv and run.json to a results folder.
+    """
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(Path.home() / ".cache" / "alliance-numba"))
+
+
+@main.command()
+@scenario_option
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0), help="Random seed.")
+@click.option("--steps", type=click.IntRange(min=1), help="Months to simulate [default: the scenario's horizon].")
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path),
+    help="Results folder [default: results/SCENARIO-seedSEED].",
+)
+@set_option
+@event_option
+@overlay_option
+@click.option("--quiet", is_flag=True, help="Print nothing but errors.")
+@user_errors
+def run(scenario, seed, steps, out, sets, events, overlays, quiet) -> None:
+    """Run one simulation and write its results."""
+    from runs.single import run_single
+    from runs.summary import summarize_run
+
+    spec = build_scenario(scenario, sets, events, overlays, steps)
+    out = out or Path("results") / f"{spec.name}-seed{seed}"
+    result = run_single(spec, seed=seed, steps=steps, out=out)
+    if not quiet:
+        click.echo(summarize_run(result))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
