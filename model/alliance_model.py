@@ -16,15 +16,15 @@ from model.arrays import (
     AGG_FIXED,
     AGGREGATE_COLUMNS,
     CAUSE_NAMES,
-    EV_START,
     Records,
     SpellTable,
 )
-from model.kernel import STEP_DONE, run_steps, step_world
+from model.kernel import STEP_DONE, step_world
 from model.parameters import Parameters
 from model.records import spells_frame, states_frame, timeseries_frame
 from model.rng import derive_run_seed
 from model.scenario import DEFAULT_SCENARIO, Scenario, build_world, load_scenario
+from model.simulation import advance, initial_capacity
 
 RECENTLY_ENDED_MONTHS = 24  # ended partnerships stay in the graph this long (for the browser view)
 
@@ -75,8 +75,7 @@ class AllianceModel(mesa.Model):
         self.world, self.events = build_world(spec)
         self._freeze(frozen)
         n, k = len(spec.states), len(spec.norms)
-        starts = int(np.count_nonzero(self.events.kind == EV_START))
-        self.spells = SpellTable.empty(max(64, 2 * n + starts), k)
+        self.spells = SpellTable.empty(initial_capacity(self.world, self.events), k)
         self.horizon = int(steps if steps is not None else spec.steps)
         if self.horizon < 1:
             raise ValueError(f"steps={self.horizon}: expected at least 1 month")
@@ -169,16 +168,10 @@ class AllianceModel(mesa.Model):
                 self.step()
             return self
         self._ensure_room(stop)
-        t, resume = self.steps_done, STEP_DONE
-        while t < stop:
-            status, t = run_steps(
-                t, stop, self.run_seed, self.param_array, self.world, self.spells,
-                self.events, self.records, resume,
-            )
-            if status == STEP_DONE:
-                break
-            self.spells = self.spells.grown(2 * self.spells.capacity)
-            resume = status
+        self.spells = advance(
+            self.steps_done, stop, self.run_seed, self.param_array, self.world, self.spells,
+            self.events, self.records,
+        )
         self.steps_done = stop
         self._sync_graph()
         if self.steps_done >= self.horizon:

@@ -68,6 +68,9 @@ class WorldArrays(NamedTuple):
     contradiction: np.ndarray  # (N, K) H, this step's hypocrisy
     endorsed: np.ndarray  # (N, K) scratch: Σ_j E_ij x[j, k]
     complicity: np.ndarray  # (N, K) Q
+    inv_agenda: np.ndarray  # (N,) scratch: 1/Σ_k P[i, k] (0 if it is 0)
+    calm: np.ndarray  # (N,) scratch: 1/(1 + T_i)
+    interest_weight: np.ndarray  # (N,) scratch: T_i/(T_i + T½)
     frozen: np.ndarray  # (N,) bool: credibility of this state is held fixed (twins)
     pair_spell: np.ndarray  # (N, N) int32: row of the active spell of the pair, -1 if none
     pair_last_end: np.ndarray  # (N, N) int32: step of the pair's last formal end

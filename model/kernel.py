@@ -90,6 +90,7 @@ from model.rng import (
     normal,
     step_key,
     uniform,
+    uniform1,
 )
 
 SMOOTHING = 12.0  # months in the moving averages x̄, Ū and the cause-tracking averages
@@ -101,41 +102,53 @@ def _clip01(v):
     return 0.0 if v < 0.0 else (1.0 if v > 1.0 else v)
 
 
-@njit(cache=True)
+@njit(inline="always")
+def prepare_values(w, params):
+    """Per-state factors of the value function, refreshed whenever P or T change.
+
+    ``inv_agenda = 1/Π_i`` (0 if Π_i = 0), ``calm = 1/(1 + T_i)`` and the interest weight
+    ``w_i = T_i/(T_i + T½)``: computed once per state instead of once per pair.
+    """
+    n, n_norms = w.principles.shape
+    t_half = params[P_T_HALF]
+    for i in range(n):
+        agenda = 0.0
+        for k in range(n_norms):
+            agenda += w.principles[i, k]
+        w.inv_agenda[i] = 1.0 / agenda if agenda > 0.0 else 0.0
+        tension = w.tension[i]
+        w.calm[i] = 1.0 / (1.0 + tension)
+        w.interest_weight[i] = tension / (tension + t_half)
+
+
+@njit(inline="always")
 def pair_value(i, j, endorsement, complicity_row, w, params):
     """Value U_ij of partner j to i (MODEL.md §3 item 7) and its three components.
 
     Returns ``(U, interest, principles, entrapment)`` where ``U = interest + principles +
-    entrapment - upkeep``.
+    entrapment - upkeep``. Reads the per-state factors of :func:`prepare_values`.
     """
     n_res = w.needs.shape[1]
     n_norms = w.principles.shape[1]
     b_mat = 0.0
     for m in range(n_res):
         b_mat += w.needs[i, m] * w.supply[j, m]
-    b_mat /= n_res
-    agenda = 0.0
+    b_mat *= 1.0 / n_res
     b_norm = 0.0
     x_cred = 0.0
     for k in range(n_norms):
         p = w.principles[i, k]
-        agenda += p
         b_norm += p * w.principles[j, k] * w.credibility[j, k]
         cost = endorsement * w.recent_conduct[j, k] + complicity_row[k]
         x_cred += p * (1.0 if cost > 1.0 else cost)
-    if agenda > 0.0:
-        b_norm /= agenda
-        x_cred /= agenda
-    else:
-        b_norm = 0.0
-        x_cred = 0.0
-    tension = w.tension[i]
-    calm = 1.0 / (1.0 + tension)
-    b_brink = params[P_LAMBDA] * w.risk[j] * tension * calm
-    x_trap = params[P_ETA] * w.risk[j] * calm
-    weight = tension / (tension + params[P_T_HALF])
+    inv_agenda = w.inv_agenda[i]  # 0 when i champions nothing: B_norm = X_cred = 0
+    calm = w.calm[i]
+    risk = w.risk[j]
+    b_brink = params[P_LAMBDA] * risk * w.tension[i] * calm
+    x_trap = params[P_ETA] * risk * calm
+    weight = w.interest_weight[i]
     interest = weight * (b_mat + b_brink)
-    principles = (1.0 - weight) * (b_norm - x_cred)
+    principles = (1.0 - weight) * (b_norm - x_cred) * inv_agenda
     entrapment = -x_trap
     return interest + principles + entrapment - params[P_UPKEEP], interest, principles, entrapment
 
@@ -227,7 +240,9 @@ def _find_active(row, sp):
 
 @njit(cache=True)
 def apply_events(t, w, sp, ev, params):
-    """Step 1's dated changes. Forced acts are applied with the acts (step 2)."""
+    """Step 1's dated changes: first to the states, then to partnerships (so that a partnership
+    started in a month is valued with that month's changes). Forced acts are applied with the
+    acts (step 2)."""
     first = np.searchsorted(ev.step, t, side="left")
     last = np.searchsorted(ev.step, t, side="right")
     for e in range(first, last):
@@ -247,7 +262,13 @@ def apply_events(t, w, sp, ev, params):
             w.tension_baseline[a] = v
         elif kind == EV_SET_RISK:
             w.risk[a] = v
-        elif kind == EV_START:
+    prepare_values(w, params)
+    for e in range(first, last):
+        kind = ev.kind[e]
+        a = ev.a[e]
+        b = ev.b[e]
+        v = ev.value[e]
+        if kind == EV_START:
             treaty = (ev.flag[e] & FLAG_TREATY) != 0
             renew = (ev.flag[e] & FLAG_RENEW) != 0
             row = w.pair_spell[a, b]
@@ -346,9 +367,12 @@ def flows_and_credibility(w, sp, params):
             w.contradiction[i, k] = h
             if not w.frozen[i]:
                 c = w.credibility[i, k]
-                w.credibility[i, k] = _clip01(
-                    c * math.exp(-alpha * h) + beta * (1.0 - c) * math.exp(-h)
-                )
+                if h == 0.0:  # e^0 = 1: skip the two exponentials (most states, most months)
+                    w.credibility[i, k] = _clip01(c + beta * (1.0 - c))
+                else:
+                    w.credibility[i, k] = _clip01(
+                        c * math.exp(-alpha * h) + beta * (1.0 - c) * math.exp(-h)
+                    )
 
 
 @njit(cache=True)
@@ -404,7 +428,7 @@ def check_ends(t, seed, w, sp, params):
             sp.functional_end[s] = t
         if hollow:
             hazard = sp.kappa[s] * max(0.0, -sp.value_smoothed[s])
-            if uniform(key_abrogate, pair, 0) < hazard:
+            if uniform1(key_abrogate, pair) < hazard:
                 close_spell(t, position, abrogation_cause(s, sp), w, sp)
                 continue
         if sp.term[s] > 0 and t >= sp.term_end[s]:
@@ -413,15 +437,23 @@ def check_ends(t, seed, w, sp, params):
             else:
                 close_spell(t, position, CAUSE_EXPIRY, w, sp)
                 continue
-        if h_exo > 0.0 and uniform(key_exogenous, pair, 0) < h_exo:
+        if h_exo > 0.0 and uniform1(key_exogenous, pair) < h_exo:
             close_spell(t, position, CAUSE_EXOGENOUS, w, sp)
 
 
 @njit(cache=True)
-def form_partnerships(t, seed, w, sp, ev, params, resume_pair):
-    """Step 10: new spells. Returns STEP_DONE, or the pair index to resume at when full."""
+def form_partnerships(t, seed, w, sp, ev, params, resume_from):
+    """Step 10: new spells. Returns STEP_DONE, or the candidate number to resume at when full.
+
+    Each pair i < j is a candidate with probability ρ, independently, every month. Rather than
+    one draw per pair, the gaps between candidates are drawn (geometric, by inversion of counter
+    draws keyed by the candidate's number): the same law at ρ·N²/2 draws instead of N²/2.
+    """
     n = w.principles.shape[0]
     rho = params[P_RHO]
+    if rho <= 0.0:
+        return STEP_DONE
+    log_miss = math.log1p(-rho) if rho < 1.0 else -np.inf
     u_form = params[P_U_FORM]
     cooldown = params[P_COOLDOWN]
     key_form = step_key(seed, STREAM_FORM, t)
@@ -432,31 +464,43 @@ def form_partnerships(t, seed, w, sp, ev, params, resume_pair):
         if ev.kind[e] == EV_START and ev.step[e] > t:
             reserve += 1
     limit = sp.start.shape[0] - reserve
-    i0 = 0
-    j0 = 1
-    if resume_pair >= 0:
-        i0 = resume_pair // n
-        j0 = resume_pair % n
-    for i in range(i0, n):
-        for j in range(j0 if i == i0 else i + 1, n):
-            if w.rivals[i, j] or w.pair_spell[i, j] >= 0:
-                continue
-            if t - w.pair_last_end[i, j] < cooldown:
-                continue
-            pair = i * n + j
-            if uniform(key_form, pair, 0) >= rho:
-                continue  # drawn first: cheaper than the values, same outcome
-            if pair_value(i, j, 0.0, w.zeros_k, w, params)[0] <= u_form:
-                continue
-            if pair_value(j, i, 0.0, w.zeros_k, w, params)[0] <= u_form:
-                continue
-            if sp.count[0] >= limit:
-                return pair
-            treaty = uniform(key_kind, pair, 0) < params[P_TREATY_SHARE]
-            term = int(round(params[P_TREATY_TERM_YEARS] * 12.0)) if treaty else 0
-            renew = params[P_RENEW] > 0.5
-            open_spell(t, i, j, params[P_W_INIT], treaty, term, renew, w, sp, params)
-    return STEP_DONE
+    n_pairs = n * (n - 1) // 2
+    position = -1  # candidate's index in the row-major list of pairs i < j
+    row = 0  # i of that pair
+    row_first = 0  # index of the pair (row, row + 1)
+    candidate = 0
+    while True:
+        u = 1.0 - uniform1(key_form, candidate)  # in (0, 1]
+        gap = 0.0 if log_miss == -np.inf else math.floor(math.log(u) / log_miss)
+        if gap >= n_pairs:
+            return STEP_DONE
+        position += 1 + int(gap)
+        if position >= n_pairs:
+            return STEP_DONE
+        while position >= row_first + (n - 1 - row):
+            row_first += n - 1 - row
+            row += 1
+        this = candidate
+        candidate += 1
+        if this < resume_from:
+            continue  # handled before the table was grown
+        i = row
+        j = row + 1 + (position - row_first)
+        if w.rivals[i, j] or w.pair_spell[i, j] >= 0:
+            continue
+        if t - w.pair_last_end[i, j] < cooldown:
+            continue
+        if pair_value(i, j, 0.0, w.zeros_k, w, params)[0] <= u_form:
+            continue
+        if pair_value(j, i, 0.0, w.zeros_k, w, params)[0] <= u_form:
+            continue
+        if sp.count[0] >= limit:
+            return this
+        pair = i * n + j
+        treaty = uniform1(key_kind, pair) < params[P_TREATY_SHARE]
+        term = int(round(params[P_TREATY_TERM_YEARS] * 12.0)) if treaty else 0
+        renew = params[P_RENEW] > 0.5
+        open_spell(t, i, j, params[P_W_INIT], treaty, term, renew, w, sp, params)
 
 
 @njit(cache=True)
@@ -486,13 +530,14 @@ def record(t, w, sp, rec, params):
 def step_world(t, seed, params, w, sp, ev, rec, resume_pair):
     """One month (MODEL.md §3 steps 1–10) at step ``t``.
 
-    Returns ``STEP_DONE``, or, when the spell table filled up during formation, the pair index
-    to pass back as ``resume_pair`` after growing the table (the steps before formation are not
-    repeated).
+    Returns ``STEP_DONE``, or, when the spell table filled up during formation, the number of
+    the formation candidate to pass back as ``resume_pair`` after growing the table (the steps
+    before formation are not repeated).
     """
     if resume_pair < 0:
         apply_events(t, w, sp, ev, params)
         drift(t, seed, w, params)
+        prepare_values(w, params)
         draw_acts(t, seed, w, ev)
         flows_and_credibility(w, sp, params)
         update_strength(w, sp, params)

@@ -455,10 +455,11 @@ def resolve_scenario_path(name_or_path: str | Path) -> Path:
 
 def load_scenario(name_or_path: str | Path = DEFAULT_SCENARIO) -> Scenario:
     """Load and validate a scenario by built-in name or file path."""
-    if str(name_or_path) == "synthetic":
-        from model.synthetic import synthetic_scenario
+    name = str(name_or_path)
+    if name == "synthetic" or name.startswith("synthetic:"):
+        from model.synthetic import SyntheticWorld, synthetic_scenario
 
-        return synthetic_scenario()
+        return synthetic_scenario(SyntheticWorld.parse(name.removeprefix("synthetic").lstrip(":")))
     path = resolve_scenario_path(name_or_path)
     data, text = _read_toml(path)
     return parse_scenario(data, text=text, source=str(path))
@@ -658,6 +659,9 @@ def build_world(scenario: Scenario) -> tuple[WorldArrays, EventTable]:
         contradiction=np.zeros((n, k)),
         endorsed=np.zeros((n, k)),
         complicity=np.zeros((n, k)),
+        inv_agenda=np.zeros(n),
+        calm=np.zeros(n),
+        interest_weight=np.zeros(n),
         frozen=np.zeros(n, np.bool_),
         pair_spell=np.full((n, n), -1, np.int32),
         pair_last_end=np.full((n, n), NEVER, np.int32),
