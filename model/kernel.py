@@ -471,10 +471,12 @@ def form_partnerships(t, seed, w, sp, ev, params, resume_from):
     candidate = 0
     while True:
         u = 1.0 - uniform1(key_form, candidate)  # in (0, 1]
-        gap = 0.0 if log_miss == -np.inf else math.floor(math.log(u) / log_miss)
+        # Compare before converting: in compiled code math.floor returns int64, which wraps to a
+        # negative gap (and an out-of-bounds pair) when rho is tiny and the ratio exceeds 2**63.
+        gap = 0.0 if log_miss == -np.inf else math.log(u) / log_miss  # >= 0
         if gap >= n_pairs:
             return STEP_DONE
-        position += 1 + int(gap)
+        position += 1 + int(gap)  # int() floors a non-negative gap
         if position >= n_pairs:
             return STEP_DONE
         while position >= row_first + (n - 1 - row):
