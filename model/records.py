@@ -36,48 +36,88 @@ SPELL_COLUMNS = (
 )
 
 
-def _dates(scenario: Scenario, steps: np.ndarray) -> list[str]:
-    return ["" if s < 0 else str(scenario.date_of(int(s))) for s in steps]
+def _dates(scenario: Scenario, steps: np.ndarray) -> np.ndarray:
+    """Months as "YYYY-MM" ("" for -1), by lookup in a table of the months that occur."""
+    steps = np.asarray(steps, dtype=np.int64)
+    last = int(steps.max()) if steps.size else -1
+    table = np.array([""] + [str(scenario.date_of(t)) for t in range(last + 1)], dtype=object)
+    return table[steps + 1]
 
 
-def spells_frame(
-    scenario: Scenario, spells: SpellTable, steps_done: int, *, run_id: int = 0, seed: int = 0
-) -> pd.DataFrame:
-    """One row per spell. A spell active after the last step is censored at step ``steps_done-1``."""
+def spell_arrays(spells: SpellTable, steps_done: int) -> dict[str, np.ndarray]:
+    """The used rows of a spell table as plain arrays, with durations and censoring.
+
+    A spell active after the last step (``steps_done - 1``) is right-censored there.
+    """
     n = int(spells.count[0])
-    names = np.array(scenario.state_names, dtype=object)
     start = spells.start[:n].astype(np.int64)
     formal = spells.formal_end[:n].astype(np.int64)
     functional = spells.functional_end[:n].astype(np.int64)
     last = steps_done - 1
     ended = formal >= 0
     hollowed = functional >= 0
-    frame = pd.DataFrame(
+    return {
+        "spell": np.arange(n, dtype=np.int64),
+        "member_a": spells.member_a[:n].astype(np.int64),
+        "member_b": spells.member_b[:n].astype(np.int64),
+        "treaty": spells.treaty[:n].copy(),
+        "term_months": spells.term[:n].astype(np.int64),
+        "initial_strength": spells.initial_strength[:n].copy(),
+        "kappa": spells.kappa[:n].copy(),
+        "start_step": start,
+        "functional_end_step": functional,
+        "formal_end_step": formal,
+        "duration": np.where(ended, formal, last) - start,
+        "event": ended.astype(np.int64),
+        "functional_duration": np.where(hollowed, functional, last) - start,
+        "functional_event": hollowed.astype(np.int64),
+        "cause": spells.cause[:n].astype(np.int64),
+    }
+
+
+def spells_frame_from_arrays(
+    scenario: Scenario, arrays: dict[str, np.ndarray], run_id: np.ndarray, seed: np.ndarray
+) -> pd.DataFrame:
+    """The spells table (docs/outputs.md) from :func:`spell_arrays` output, possibly
+    concatenated over runs, with each row's run id and seed."""
+    names = np.array(scenario.state_names, dtype=object)
+    causes = np.array(CAUSE_NAMES, dtype=object)
+    return pd.DataFrame(
         {
-            "run_id": np.full(n, run_id, dtype=np.int64),
-            "seed": np.full(n, seed, dtype=object),
-            "spell": np.arange(n, dtype=np.int64),
-            "state_a": names[spells.member_a[:n]],
-            "state_b": names[spells.member_b[:n]],
-            "kind": np.where(spells.treaty[:n], "treaty", "pact"),
-            "term_months": spells.term[:n].astype(np.int64),
-            "initial_strength": spells.initial_strength[:n],
-            "kappa": spells.kappa[:n],
-            "start_step": start,
-            "start_date": _dates(scenario, start),
-            "functional_end_step": functional,
-            "functional_end_date": _dates(scenario, functional),
-            "formal_end_step": formal,
-            "formal_end_date": _dates(scenario, formal),
-            "duration": np.where(ended, formal, last) - start,
-            "event": ended.astype(np.int64),
-            "functional_duration": np.where(hollowed, functional, last) - start,
-            "functional_event": hollowed.astype(np.int64),
-            "cause": [CAUSE_NAMES[c] for c in spells.cause[:n]],
+            "run_id": np.asarray(run_id, dtype=np.int64),
+            "seed": np.asarray(seed, dtype=np.uint64),
+            "spell": arrays["spell"],
+            "state_a": names[arrays["member_a"]],
+            "state_b": names[arrays["member_b"]],
+            "kind": np.where(arrays["treaty"], "treaty", "pact"),
+            "term_months": arrays["term_months"],
+            "initial_strength": arrays["initial_strength"],
+            "kappa": arrays["kappa"],
+            "start_step": arrays["start_step"],
+            "start_date": _dates(scenario, arrays["start_step"]),
+            "functional_end_step": arrays["functional_end_step"],
+            "functional_end_date": _dates(scenario, arrays["functional_end_step"]),
+            "formal_end_step": arrays["formal_end_step"],
+            "formal_end_date": _dates(scenario, arrays["formal_end_step"]),
+            "duration": arrays["duration"],
+            "event": arrays["event"],
+            "functional_duration": arrays["functional_duration"],
+            "functional_event": arrays["functional_event"],
+            "cause": causes[arrays["cause"]],
         },
         columns=list(SPELL_COLUMNS),
     )
-    return frame
+
+
+def spells_frame(
+    scenario: Scenario, spells: SpellTable, steps_done: int, *, run_id: int = 0, seed: int = 0
+) -> pd.DataFrame:
+    """One row per spell of one run (see :func:`spell_arrays` for censoring)."""
+    arrays = spell_arrays(spells, steps_done)
+    n = len(arrays["spell"])
+    return spells_frame_from_arrays(
+        scenario, arrays, np.full(n, run_id, np.int64), np.full(n, seed, np.uint64)
+    )
 
 
 def timeseries_frame(scenario: Scenario, records: Records, steps_done: int) -> pd.DataFrame:

@@ -1,0 +1,296 @@
+"""Executing runs: a chunk of runs in one process, and the engines that spread chunks.
+
+:func:`execute_chunk` is the unit of work: runs ``first .. stop-1`` of an experiment through the
+whole-run kernel (model/simulation.py), no Mesa objects, results as one table per chunk. The
+engines only decide *where* chunks run:
+
+* :class:`SerialEngine` — in this process;
+* :class:`LocalEngine` — worker processes on this machine (forked after the kernel is compiled,
+  so each worker starts warm); a worker that dies has its chunk retried in a fresh pool;
+* :class:`DaskEngine` — a ``dask.distributed`` cluster: a ``LocalCluster`` it starts, or an
+  existing scheduler (``tcp://HOST:PORT``); the numba cache is warmed once per worker.
+
+Results never depend on the engine or the number of workers: a run's numbers depend only on its
+seed, and chunk results are assembled in chunk order.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from model.arrays import AGGREGATE_COLUMNS
+from model.parameters import Parameters
+from model.records import spell_arrays, spells_frame_from_arrays
+from model.rng import run_seed_for
+from model.scenario import build_world
+from model.simulation import simulate_arrays
+from runs.experiment import Experiment
+
+Chunk = tuple[int, int, int]  # (chunk id, first run id, stop run id)
+MAX_ATTEMPTS = 3
+
+
+@dataclass
+class SeriesSums:
+    """Mergeable per-point sums over runs: count, Σx and Σx² per (step, column)."""
+
+    count: int
+    total: np.ndarray
+    squares: np.ndarray
+
+    def add(self, other: SeriesSums) -> None:
+        self.count += other.count
+        self.total += other.total
+        self.squares += other.squares
+
+
+@dataclass
+class ChunkResult:
+    chunk: int
+    runs: pd.DataFrame
+    spells: pd.DataFrame
+    series: dict[int, SeriesSums] = field(default_factory=dict)  # point -> (T, columns)
+    states: dict[int, SeriesSums] = field(default_factory=dict)  # point -> (T, N, K + 1)
+    run_series: pd.DataFrame | None = None
+
+
+def series_columns(experiment: Experiment) -> list[str]:
+    return list(AGGREGATE_COLUMNS) + [f"credibility_{k}" for k in experiment.scenario.norms]
+
+
+def execute_chunk(experiment: Experiment, chunk: Chunk) -> ChunkResult:
+    """Run a chunk of runs; a run that raises is recorded with its error, the rest go on."""
+    chunk_id, first, stop = chunk
+    scenario = experiment.scenario
+    steps = experiment.horizon
+    names = Parameters.names()
+    templates: dict[int, object] = {}
+    run_rows: list[tuple] = []
+    spell_parts: list[dict[str, np.ndarray]] = []
+    spell_ids: list[np.ndarray] = []
+    spell_seeds: list[np.ndarray] = []
+    series: dict[int, SeriesSums] = {}
+    states: dict[int, SeriesSums] = {}
+    run_series: list[pd.DataFrame] = []
+    for run_id in range(first, stop):
+        point_id, replicate, seed = experiment.run(run_id)
+        values: tuple = (np.nan,) * len(names)
+        try:
+            if point_id not in templates:
+                try:
+                    point = scenario.with_parameters(**experiment.points[point_id])
+                    templates[point_id] = (point, build_world(point))
+                except Exception as exc:  # recorded for every run of the point
+                    templates[point_id] = exc
+            entry = templates[point_id]
+            if isinstance(entry, Exception):
+                raise entry
+            point, template = entry
+            values = tuple(point.parameters.to_array())
+            result = simulate_arrays(
+                point, run_seed_for(seed), steps, template=template,
+                record_states=experiment.per_state,
+            )
+            arrays = spell_arrays(result.spells, steps)
+            n = len(arrays["spell"])
+            spell_parts.append(arrays)
+            spell_ids.append(np.full(n, run_id, np.int64))
+            spell_seeds.append(np.full(n, seed, np.uint64))
+            if experiment.series == "point":
+                agg = result.records.aggregate
+                _accumulate(series, point_id, agg)
+            elif experiment.series == "run":
+                frame = pd.DataFrame(result.records.aggregate, columns=series_columns(experiment))
+                frame.insert(0, "step", np.arange(steps, dtype=np.int64))
+                frame.insert(0, "run_id", run_id)
+                run_series.append(frame)
+            if experiment.per_state:
+                rec = result.records
+                stacked = np.concatenate([rec.state_credibility, rec.state_tension[:, :, None]], axis=2)
+                _accumulate(states, point_id, stacked)
+            run_rows.append((run_id, point_id, replicate, seed, "ok", "", *values))
+        except Exception as exc:  # noqa: BLE001 - a failing run is data, not a crash
+            message = f"{type(exc).__name__}: {exc}".replace("\n", " ")
+            run_rows.append((run_id, point_id, replicate, seed, "error", message, *values))
+    runs = pd.DataFrame(
+        run_rows, columns=["run_id", "point_id", "replicate", "seed", "status", "error", *names]
+    )
+    runs["seed"] = runs["seed"].astype(np.uint64)
+    if spell_parts:
+        merged = {k: np.concatenate([p[k] for p in spell_parts]) for k in spell_parts[0]}
+        spells = spells_frame_from_arrays(
+            scenario, merged, np.concatenate(spell_ids), np.concatenate(spell_seeds)
+        )
+    else:
+        spells = spells_frame_from_arrays(
+            scenario, _empty_spell_arrays(), np.zeros(0, np.int64), np.zeros(0, np.uint64)
+        )
+    spells.insert(0, "point_id", spells["run_id"].to_numpy() // experiment.replicates)
+    return ChunkResult(
+        chunk=chunk_id,
+        runs=runs,
+        spells=spells,
+        series=series,
+        states=states,
+        run_series=pd.concat(run_series, ignore_index=True) if run_series else None,
+    )
+
+
+def _accumulate(target: dict[int, SeriesSums], point_id: int, values: np.ndarray) -> None:
+    if point_id not in target:
+        target[point_id] = SeriesSums(0, np.zeros_like(values), np.zeros_like(values))
+    target[point_id].add(SeriesSums(1, values, values * values))
+
+
+def _empty_spell_arrays() -> dict[str, np.ndarray]:
+    keys = (
+        "spell", "member_a", "member_b", "term_months", "start_step", "functional_end_step",
+        "formal_end_step", "duration", "event", "functional_duration", "functional_event", "cause",
+    )
+    out = {k: np.zeros(0, np.int64) for k in keys}
+    out["treaty"] = np.zeros(0, np.bool_)
+    out["initial_strength"] = np.zeros(0)
+    out["kappa"] = np.zeros(0)
+    return out
+
+
+def warm_kernel() -> None:
+    """Compile (or load from the numba cache) the kernel in this process."""
+    from model.scenario import load_scenario
+
+    scenario = load_scenario("synthetic:n_states=3,steps=2")
+    simulate_arrays(scenario, run_seed_for(0), 2)
+
+
+# --------------------------------------------------------------------------- engines
+
+
+class SerialEngine:
+    name = "serial"
+
+    def map(self, experiment: Experiment, chunks: Iterable[Chunk]) -> Iterator[ChunkResult]:
+        for chunk in chunks:
+            yield execute_chunk(experiment, chunk)
+
+    def close(self) -> None:
+        pass
+
+
+_WORKER_EXPERIMENT: Experiment | None = None
+
+
+def _worker_init(experiment: Experiment) -> None:
+    global _WORKER_EXPERIMENT
+    _WORKER_EXPERIMENT = experiment
+
+
+def _worker_run(chunk: Chunk) -> ChunkResult:
+    assert _WORKER_EXPERIMENT is not None
+    return execute_chunk(_WORKER_EXPERIMENT, chunk)
+
+
+class LocalEngine:
+    """Worker processes on this machine (``--workers N``)."""
+
+    name = "local"
+
+    def __init__(self, workers: int) -> None:
+        self.workers = max(1, int(workers))
+
+    def map(self, experiment: Experiment, chunks: Iterable[Chunk]) -> Iterator[ChunkResult]:
+        if self.workers == 1:
+            yield from SerialEngine().map(experiment, chunks)
+            return
+        warm_kernel()  # compile once here; forked workers inherit the compiled kernel
+        pending = list(chunks)
+        attempts = dict.fromkeys((c[0] for c in pending), 0)
+        context = multiprocessing.get_context("fork")
+        while pending:
+            with cf.ProcessPoolExecutor(
+                self.workers, mp_context=context, initializer=_worker_init, initargs=(experiment,)
+            ) as pool:
+                futures = {pool.submit(_worker_run, c): c for c in pending}
+                broken: list[Chunk] = []
+                for future in cf.as_completed(futures):
+                    chunk = futures[future]
+                    try:
+                        result = future.result()
+                    except cf.process.BrokenProcessPool:
+                        broken.append(chunk)
+                        continue
+                    yield result
+                pending = []
+                for chunk in broken:
+                    attempts[chunk[0]] += 1
+                    if attempts[chunk[0]] >= MAX_ATTEMPTS:
+                        raise RuntimeError(
+                            f"chunk {chunk[0]} (runs {chunk[1]}..{chunk[2] - 1}): a worker died "
+                            f"{MAX_ATTEMPTS} times running it"
+                        )
+                    pending.append(chunk)
+
+    def close(self) -> None:
+        pass
+
+
+class DaskEngine:
+    """A dask.distributed cluster: a LocalCluster of ``workers`` processes, or ``scheduler``."""
+
+    name = "dask"
+
+    def __init__(self, workers: int = 2, scheduler: str | None = None) -> None:
+        from distributed import Client, LocalCluster
+
+        self.cluster = None
+        if scheduler:
+            self.client = Client(scheduler, timeout="30s")
+        else:
+            self.cluster = LocalCluster(
+                n_workers=max(1, int(workers)), threads_per_worker=1, processes=True,
+                dashboard_address=None, host="127.0.0.1",
+                env={"NUMBA_CACHE_DIR": os.environ.get("NUMBA_CACHE_DIR", "")},
+            )
+            self.client = Client(self.cluster)
+        self.client.run(warm_kernel)  # the numba cache, loaded once per worker
+
+    def map(self, experiment: Experiment, chunks: Iterable[Chunk]) -> Iterator[ChunkResult]:
+        from distributed import as_completed
+
+        shared = self.client.scatter(experiment, broadcast=True)
+        futures = [
+            self.client.submit(execute_chunk, shared, chunk, retries=MAX_ATTEMPTS - 1, pure=False)
+            for chunk in chunks
+        ]
+        for future in as_completed(futures):
+            yield future.result()
+
+    def close(self) -> None:
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+
+def make_engine(name: str, workers: int, scheduler: str | None = None):
+    if scheduler and name != "dask":
+        name = "dask"
+    if name == "local":
+        return LocalEngine(workers)
+    if name == "serial":
+        return SerialEngine()
+    if name == "dask":
+        return DaskEngine(workers=workers, scheduler=scheduler)
+    raise ValueError(f"engine {name!r}: expected local, serial or dask")
+
+
+def plan_chunks(n_runs: int, chunk_size: int) -> list[Chunk]:
+    return [
+        (c, first, min(first + chunk_size, n_runs))
+        for c, first in enumerate(range(0, n_runs, chunk_size))
+    ]
