@@ -95,6 +95,7 @@ from model.rng import (
 
 SMOOTHING = 12.0  # months in the moving averages x̄, Ū and the cause-tracking averages
 STEP_DONE = -1  # step_world's return when the step completed
+MIN_AGENDA = 2.2250738585072014e-308  # smallest normal float64: Π_i below it counts as 0
 
 
 @njit(inline="always")
@@ -106,7 +107,7 @@ def _clip01(v):
 def prepare_values(w, params):
     """Per-state factors of the value function, refreshed whenever P or T change.
 
-    ``inv_agenda = 1/Π_i`` (0 if Π_i = 0), ``calm = 1/(1 + T_i)`` and the interest weight
+    ``inv_agenda = 1/Π_i`` (0 if Π_i < MIN_AGENDA), ``calm = 1/(1 + T_i)`` and the interest weight
     ``w_i = T_i/(T_i + T½)``: computed once per state instead of once per pair.
     """
     n, n_norms = w.principles.shape
@@ -115,7 +116,9 @@ def prepare_values(w, params):
         agenda = 0.0
         for k in range(n_norms):
             agenda += w.principles[i, k]
-        w.inv_agenda[i] = 1.0 / agenda if agenda > 0.0 else 0.0
+        # A subnormal Π_i (< 2.2e-308) would give 1/Π_i = inf and inf · 0 = NaN in pair_value;
+        # such an agenda counts as none (its B_norm and X_cred sums are subnormal too).
+        w.inv_agenda[i] = 1.0 / agenda if agenda >= MIN_AGENDA else 0.0
         tension = w.tension[i]
         w.calm[i] = 1.0 / (1.0 + tension)
         w.interest_weight[i] = tension / (tension + t_half)

@@ -149,3 +149,64 @@ def states_frame(scenario: Scenario, records: Records, steps_done: int) -> pd.Da
     for k, norm in enumerate(scenario.norms):
         frame[f"credibility_{norm}"] = cred[:, k]
     return frame
+
+
+TWIN_WINDOW = 12  # months: a twin spell matches a factual one of the same pair starting this close
+PIVOTAL_RATIO = 1.5
+
+
+def match_twins(factual: dict[str, np.ndarray], twin: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Pair each factual spell with its credibility-frozen twin (MODEL.md §3 item 12).
+
+    The twin of a spell is the twin run's spell of the same pair whose start is closest (within
+    ±12 months; the earlier on a tie). For a factual spell that ended after ``d`` months:
+
+    * ``pivotal`` = 1 when the twin is still active at the end of the run or lasts ≥ 1.5·d
+      (freezing credibility would have saved it), else 0;
+    * ``reverse`` = 1 when the twin ended ≥ 1.5× sooner (d/1.5 or less): the noise floor.
+
+    Both are -1 ("not defined") for a censored factual spell or one without a twin.
+    """
+    n = len(factual["spell"])
+    twin_duration = np.full(n, -1, np.int64)
+    twin_event = np.full(n, -1, np.int64)
+    pivotal = np.full(n, -1, np.int64)
+    reverse = np.full(n, -1, np.int64)
+    by_pair: dict[tuple[int, int], list[int]] = {}
+    for r in range(len(twin["spell"])):
+        by_pair.setdefault((int(twin["member_a"][r]), int(twin["member_b"][r])), []).append(r)
+    for s in range(n):
+        candidates = by_pair.get((int(factual["member_a"][s]), int(factual["member_b"][s])), [])
+        best, best_gap = -1, TWIN_WINDOW + 1
+        for r in candidates:
+            gap = abs(int(twin["start_step"][r]) - int(factual["start_step"][s]))
+            if gap < best_gap:
+                best, best_gap = r, gap
+        if best < 0:
+            continue
+        twin_duration[s] = twin["duration"][best]
+        twin_event[s] = twin["event"][best]
+        if factual["event"][s] == 1:
+            d = factual["duration"][s]
+            survived = twin_event[s] == 0 or twin_duration[s] >= PIVOTAL_RATIO * d
+            pivotal[s] = int(survived)
+            reverse[s] = int(twin_event[s] == 1 and twin_duration[s] * PIVOTAL_RATIO <= d)
+    return {
+        "twin_duration": twin_duration,
+        "twin_event": twin_event,
+        "pivotal": pivotal,
+        "reverse": reverse,
+    }
+
+
+TWIN_COLUMNS = ("twin_duration", "twin_event", "pivotal", "reverse")
+
+
+def add_twin_columns(frame: pd.DataFrame, twin_columns: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Append the twin columns; -1 ("not defined") becomes an empty cell."""
+    out = frame.copy()
+    for name in TWIN_COLUMNS:
+        values = pd.array(twin_columns[name], dtype="Int64")
+        values[twin_columns[name] < 0] = pd.NA
+        out[name] = values
+    return out

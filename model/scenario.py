@@ -195,13 +195,42 @@ class Scenario:
     def with_overlay(self, path: str | Path) -> Scenario:
         """Add the dated ``[[events]]`` of an overlay TOML file."""
         data, text = _read_toml(path)
-        parser = _Parser(str(path), self.norms, self.resources, self.state_names, self.start)
-        top = _Table(data, str(path), "")
+        return self.with_overlay_text(text, source=str(path), data=data)
+
+    def with_overlay_text(self, text: str, *, source: str = "<overlay>", data=None) -> Scenario:
+        """Add the dated ``[[events]]`` of an overlay given as TOML text."""
+        if data is None:
+            try:
+                data = tomllib.loads(text)
+            except tomllib.TOMLDecodeError as exc:
+                raise ScenarioError(f"{source}: not valid TOML: {exc}") from None
+        parser = _Parser(source, self.norms, self.resources, self.state_names, self.start)
+        top = _Table(data, source, "")
         events = parser.events(top.get("events", list, default=[]))
         top.done()
         return dataclasses.replace(
             self, events=self.events + tuple(events), applied_overlays=self.applied_overlays + (text,)
         )
+
+    def with_overlays(self, overlays: tuple[str, ...]) -> Scenario:
+        """Re-apply recorded overlays (``applied_overlays`` of another scenario object)."""
+        spec = self
+        for item in overlays:
+            match = re.fullmatch(r"(\d{4}-\d{2}):(.+)", item)
+            if match:
+                spec = spec.with_counterfactual(match.group(1), match.group(2))
+            else:
+                spec = spec.with_overlay_text(item)
+        return spec
+
+
+def scenario_from_text(text: str, overlays: tuple[str, ...] = (), *, source: str) -> Scenario:
+    """A scenario from its recorded TOML text and overlays (run.json, batch.json)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{source}: recorded scenario is not valid TOML: {exc}") from None
+    return parse_scenario(data, text=text, source=source).with_overlays(tuple(overlays))
 
 
 # --------------------------------------------------------------------------- validation helpers

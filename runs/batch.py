@@ -83,6 +83,7 @@ def _plan(experiment: Experiment, chunk_size: int) -> dict:
         "steps": experiment.horizon,
         "master_seed": experiment.master_seed,
         "twins": experiment.twins,
+        "frozen_states": list(experiment.frozen_states),
         "series": experiment.series,
         "per_state": experiment.per_state,
         "n_runs": experiment.n_runs,

@@ -27,7 +27,13 @@ import pandas as pd
 
 from model.arrays import AGGREGATE_COLUMNS
 from model.parameters import Parameters
-from model.records import spell_arrays, spells_frame_from_arrays
+from model.records import (
+    TWIN_COLUMNS,
+    add_twin_columns,
+    match_twins,
+    spell_arrays,
+    spells_frame_from_arrays,
+)
 from model.rng import run_seed_for
 from model.scenario import build_world
 from model.simulation import simulate_arrays
@@ -76,6 +82,8 @@ def execute_chunk(experiment: Experiment, chunk: Chunk) -> ChunkResult:
     spell_parts: list[dict[str, np.ndarray]] = []
     spell_ids: list[np.ndarray] = []
     spell_seeds: list[np.ndarray] = []
+    twin_parts: list[dict[str, np.ndarray]] = []
+    frozen = experiment.twin_frozen_mask()
     series: dict[int, SeriesSums] = {}
     states: dict[int, SeriesSums] = {}
     run_series: list[pd.DataFrame] = []
@@ -100,6 +108,11 @@ def execute_chunk(experiment: Experiment, chunk: Chunk) -> ChunkResult:
             )
             arrays = spell_arrays(result.spells, steps)
             n = len(arrays["spell"])
+            if experiment.twins:  # same seed, same draws, credibility frozen
+                twin = simulate_arrays(
+                    point, run_seed_for(seed), steps, template=template, frozen=frozen
+                )
+                twin_parts.append(match_twins(arrays, spell_arrays(twin.spells, steps)))
             spell_parts.append(arrays)
             spell_ids.append(np.full(n, run_id, np.int64))
             spell_seeds.append(np.full(n, seed, np.uint64))
@@ -133,6 +146,12 @@ def execute_chunk(experiment: Experiment, chunk: Chunk) -> ChunkResult:
             scenario, _empty_spell_arrays(), np.zeros(0, np.int64), np.zeros(0, np.uint64)
         )
     spells.insert(0, "point_id", spells["run_id"].to_numpy() // experiment.replicates)
+    if experiment.twins:
+        merged_twins = {
+            k: np.concatenate([p[k] for p in twin_parts]) if twin_parts else np.zeros(0, np.int64)
+            for k in TWIN_COLUMNS
+        }
+        spells = add_twin_columns(spells, merged_twins)
     return ChunkResult(
         chunk=chunk_id,
         runs=runs,

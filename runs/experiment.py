@@ -40,12 +40,19 @@ class Experiment:
     series: str = "point"
     per_state: bool = False
     sweep_text: str = ""
+    frozen_states: tuple[str, ...] = ()  # twins freeze only these states ((): all states)
 
     def __post_init__(self) -> None:
         if self.replicates < 1:
             raise ParameterError(f"replicates={self.replicates}: expected at least 1")
         if self.series not in SERIES_MODES:
             raise ParameterError(f"series={self.series!r}: expected one of {', '.join(SERIES_MODES)}")
+        for name in self.frozen_states:
+            if name not in self.scenario.state_names:
+                raise ScenarioError(
+                    f"{self.scenario.source}: frozen state {name!r} is not in the scenario; expected "
+                    f"one of {', '.join(self.scenario.state_names)}"
+                )
         names = set(Parameters.names())
         for n, point in enumerate(self.points):
             unknown = sorted(set(point) - names)
@@ -66,6 +73,13 @@ class Experiment:
         """``(point_id, replicate, seed)`` of a run."""
         point_id, replicate = divmod(run_id, self.replicates)
         return point_id, replicate, run_seed_integer(self.master_seed, run_id)
+
+    def twin_frozen_mask(self) -> np.ndarray:
+        """Which states the credibility-frozen twin holds fixed."""
+        names = self.scenario.state_names
+        if not self.frozen_states:
+            return np.ones(len(names), np.bool_)
+        return np.array([n in self.frozen_states for n in names], np.bool_)
 
     def point_parameters(self, point_id: int) -> Parameters:
         """The parameters of a point (raises ParameterError for inadmissible combinations)."""
