@@ -38,6 +38,7 @@ from model.arrays import (
 from model.parameters import ParameterError, Parameters
 
 DEFAULT_SCENARIO = "russia-dprk-2023"
+BASES = ("fact", "judgement")  # an event's or partnership's basis: dated record, or assumption
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
 _REQUIRED = object()
 
@@ -131,6 +132,8 @@ class HistoricalRecord:
     functional_end: tuple[Month, Month] | None
     formal_end: tuple[Month, Month] | None
     note: str
+    start: tuple[Month, Month] | None = None  # when the partnership formed, [earliest, latest]
+    active_through: Month | None = None  # last month the record shows it active (not hollow)
 
 
 @dataclass(frozen=True)
@@ -192,10 +195,20 @@ class Scenario:
             applied_overlays=self.applied_overlays + (f"{month}:{name}",),
         )
 
-    def with_overlay(self, path: str | Path) -> Scenario:
-        """Add the dated ``[[events]]`` of an overlay TOML file."""
+    def with_overlay(self, path: str | Path, *, steps: int | None = None) -> Scenario:
+        """Add the dated ``[[events]]`` of an overlay TOML file (each dated within the run:
+        the scenario's horizon, or ``steps`` months)."""
         data, text = _read_toml(path)
-        return self.with_overlay_text(text, source=str(path), data=data)
+        spec = self.with_overlay_text(text, source=str(path), data=data)
+        horizon = self.steps if steps is None else steps
+        for n, entry in enumerate(data.get("events", [])):
+            month = Month.parse(entry["date"])  # valid: with_overlay_text checked it
+            if self.step_of(month) >= horizon:
+                raise ScenarioError(
+                    f"{path}: events[{n}].date: {month} is outside the run; expected "
+                    f"{self.start} to {self.date_of(horizon - 1)}"
+                )
+        return spec
 
     def with_overlay_text(self, text: str, *, source: str = "<overlay>", data=None) -> Scenario:
         """Add the dated ``[[events]]`` of an overlay given as TOML text."""
@@ -282,7 +295,7 @@ class _Table:
 
     def month(self, key: str, *, default: Any = _REQUIRED) -> Month:
         value = self.get(key, (str, dt.date), default=default)
-        if isinstance(value, Month):
+        if isinstance(value, Month) or value is None:  # a default
             return value
         try:
             return Month.parse(value)
@@ -392,6 +405,7 @@ class _Parser:
             name = table.get("name", str)
             table.get("description", str, default="")
             table.get("source", str, default="")
+            table.choice("basis", BASES, default="judgement")  # reported by alliance validate
             effects = table.get("effects", list)
             if not effects:
                 raise table.fail("effects", "expected at least one effect")
@@ -545,6 +559,7 @@ def parse_scenario(data: dict[str, Any], *, text: str, source: str) -> Scenario:
         if month < start:
             raise table.fail("start", f"{month} is before the scenario's start {start}")
         table.get("source", str, default="")
+        table.choice("basis", BASES, default="judgement")
         row = parser.partnership(table, month.minus(start), "partnership")
         table.done()
         events.append(row)
@@ -578,8 +593,12 @@ def parse_scenario(data: dict[str, Any], *, text: str, source: str) -> Scenario:
         functional = _month_range(table, "functional_end")
         formal = _month_range(table, "formal_end")
         note = table.get("note", str, default="")
+        formed = _month_range(table, "start")
+        active_through = table.month("active_through", default=None)
         table.done()
-        history.append(HistoricalRecord((members[0], members[1]), functional, formal, note))
+        history.append(
+            HistoricalRecord((members[0], members[1]), functional, formal, note, formed, active_through)
+        )
 
     top.done()
     return Scenario(

@@ -67,7 +67,7 @@ def build_scenario(
     if sets:
         spec = spec.with_parameters(**_parse_sets(sets))
     for overlay in overlays:
-        spec = spec.with_overlay(overlay)
+        spec = spec.with_overlay(overlay, steps=steps)
     for item in events:
         date, sep, name = item.partition(":")
         if not sep:
