@@ -91,6 +91,7 @@ class SpellTable(NamedTuple):
     functional_end: np.ndarray  # (S,) int32 step, -1 none
     formal_end: np.ndarray  # (S,) int32 step, -1 none (censored)
     cause: np.ndarray  # (S,) int8, CAUSE_*
+    binding: np.ndarray  # (S,) int8: side (0 = a, 1 = b) whose value was lower at abrogation, -1
     treaty: np.ndarray  # (S,) bool
     renew: np.ndarray  # (S,) bool
     term: np.ndarray  # (S,) int32 months, 0 = no term
@@ -123,6 +124,7 @@ class SpellTable(NamedTuple):
             functional_end=np.full(s, -1, np.int32),
             formal_end=np.full(s, -1, np.int32),
             cause=np.zeros(s, np.int8),
+            binding=np.full(s, -1, np.int8),
             treaty=np.zeros(s, np.bool_),
             renew=np.zeros(s, np.bool_),
             term=np.zeros(s, np.int32),

@@ -78,6 +78,11 @@ from model.parameters import (
     P_UPKEEP,
     P_W_FUNC,
     P_W_INIT,
+    P_REALISED,
+    P_BENEFIT_FLOOR,
+    P_VIOLATION_COST,
+    P_W_SPREAD,
+    P_EARLY_ABROGATION,
 )
 from model.rng import (
     STREAM_ABROGATE,
@@ -86,6 +91,7 @@ from model.rng import (
     STREAM_FORM,
     STREAM_NEED,
     STREAM_SPELL_KIND,
+    STREAM_SPELL_STRENGTH,
     STREAM_TENSION,
     normal,
     step_key,
@@ -125,25 +131,47 @@ def prepare_values(w, params):
 
 
 @njit(inline="always")
-def pair_value(i, j, endorsement, complicity_row, w, params):
-    """Value U_ij of partner j to i (MODEL.md §3 item 7) and its three components.
-
-    Returns ``(U, interest, principles, entrapment)`` where ``U = interest + principles +
-    entrapment - upkeep``. Reads the per-state factors of :func:`prepare_values`.
-    """
+def potential_benefit(i, j, w):
+    """B_mat of the reference form: Σ_m D[i, m]·S[j, m] / M (what j could supply to i)."""
     n_res = w.needs.shape[1]
-    n_norms = w.principles.shape[1]
     b_mat = 0.0
     for m in range(n_res):
         b_mat += w.needs[i, m] * w.supply[j, m]
-    b_mat *= 1.0 / n_res
+    return b_mat * (1.0 / n_res)
+
+
+@njit(inline="always")
+def pair_value(i, j, endorsement, complicity_row, strength, w, params):
+    """Value U_ij of partner j to i (MODEL.md §3 item 7) and its three components.
+
+    Returns ``(U, interest, principles, entrapment)`` where ``U = interest + principles +
+    entrapment - upkeep``. Reads the per-state factors of :func:`prepare_values`. With
+    ``violation_cost`` ν > 0, X_cred gains ν·Σ_k P[i, k]·min(1, x̄[j, k]) / Π_i: what j does
+    against i's principles costs i whether or not i endorses it. ``strength``
+    is the partnership's W (the prospective one for a pair not yet partnered); it enters only
+    with ``realised_benefit``, where B_mat = Σ_m D[i, m]·W·min(S[j, m], D[i, m]) / M.
+    """
+    n_res = w.needs.shape[1]
+    n_norms = w.principles.shape[1]
+    if params[P_REALISED] > 0.5:
+        b_mat = 0.0
+        for m in range(n_res):
+            need = w.needs[i, m]
+            b_mat += need * min(w.supply[j, m], need)
+        b_mat *= strength / n_res
+    else:
+        b_mat = potential_benefit(i, j, w)
     b_norm = 0.0
     x_cred = 0.0
+    x_viol = 0.0
     for k in range(n_norms):
         p = w.principles[i, k]
         b_norm += p * w.principles[j, k] * w.credibility[j, k]
-        cost = endorsement * w.recent_conduct[j, k] + complicity_row[k]
+        recent = w.recent_conduct[j, k]
+        cost = endorsement * recent + complicity_row[k]
         x_cred += p * (1.0 if cost > 1.0 else cost)
+        x_viol += p * (1.0 if recent > 1.0 else recent)
+    x_cred += params[P_VIOLATION_COST] * x_viol  # 0 in the reference form
     inv_agenda = w.inv_agenda[i]  # 0 when i champions nothing: B_norm = X_cred = 0
     calm = w.calm[i]
     risk = w.risk[j]
@@ -167,6 +195,7 @@ def open_spell(t, a, b, strength, treaty, term, renew, w, sp, params):
     sp.functional_end[row] = -1
     sp.formal_end[row] = -1
     sp.cause[row] = 0
+    sp.binding[row] = -1
     sp.treaty[row] = treaty
     sp.renew[row] = renew
     sp.term[row] = term
@@ -178,8 +207,8 @@ def open_spell(t, a, b, strength, treaty, term, renew, w, sp, params):
     sp.distancing[row, 1] = 0.0
     sp.pair_complicity[row, :, :] = 0.0
     sp.updates[row] = 0
-    u_ab, ia, pa, ea = pair_value(a, b, 0.0, w.zeros_k, w, params)
-    u_ba, ib, pb, eb = pair_value(b, a, 0.0, w.zeros_k, w, params)
+    u_ab, ia, pa, ea = pair_value(a, b, 0.0, w.zeros_k, strength, w, params)
+    u_ba, ib, pb, eb = pair_value(b, a, 0.0, w.zeros_k, strength, w, params)
     sp.value_smoothed[row] = min(u_ab, u_ba)
     sp.side_value[row, 0] = u_ab
     sp.side_value[row, 1] = u_ba
@@ -389,8 +418,8 @@ def update_strength(w, sp, params):
         strength = sp.strength[s]
         e_ab = strength * (1.0 - sp.distancing[s, 0])
         e_ba = strength * (1.0 - sp.distancing[s, 1])
-        u_ab, ia, pa, ea = pair_value(a, b, e_ab, sp.pair_complicity[s, 0], w, params)
-        u_ba, ib, pb, eb = pair_value(b, a, e_ba, sp.pair_complicity[s, 1], w, params)
+        u_ab, ia, pa, ea = pair_value(a, b, e_ab, sp.pair_complicity[s, 0], strength, w, params)
+        u_ba, ib, pb, eb = pair_value(b, a, e_ba, sp.pair_complicity[s, 1], strength, w, params)
         binding = min(u_ab, u_ba)
         sp.strength[s] = _clip01(strength + gamma * binding)
         sp.value_smoothed[s] += (binding - sp.value_smoothed[s]) / SMOOTHING
@@ -420,6 +449,7 @@ def check_ends(t, seed, w, sp, params):
     h_exo = params[P_H_EXO]
     key_abrogate = step_key(seed, STREAM_ABROGATE, t)
     key_exogenous = step_key(seed, STREAM_EXOGENOUS, t)
+    early = params[P_EARLY_ABROGATION] > 0.5
     # Backwards, so that swap-removal never skips a spell.
     for position in range(sp.n_active[0] - 1, -1, -1):
         s = sp.active[position]
@@ -429,9 +459,10 @@ def check_ends(t, seed, w, sp, params):
         hollow = sp.strength[s] < w_func
         if hollow and sp.functional_end[s] < 0:
             sp.functional_end[s] = t
-        if hollow:
+        if hollow or early:
             hazard = sp.kappa[s] * max(0.0, -sp.value_smoothed[s])
             if uniform1(key_abrogate, pair) < hazard:
+                sp.binding[s] = 0 if sp.side_value[s, 0] <= sp.side_value[s, 1] else 1
                 close_spell(t, position, abrogation_cause(s, sp), w, sp)
                 continue
         if sp.term[s] > 0 and t >= sp.term_end[s]:
@@ -461,6 +492,7 @@ def form_partnerships(t, seed, w, sp, ev, params, resume_from):
     cooldown = params[P_COOLDOWN]
     key_form = step_key(seed, STREAM_FORM, t)
     key_kind = step_key(seed, STREAM_SPELL_KIND, t)
+    key_strength = step_key(seed, STREAM_SPELL_STRENGTH, t)
     # Rows kept free for scenario-started spells, so that events never meet a full table.
     reserve = 0
     for e in range(ev.kind.shape[0]):
@@ -495,17 +527,27 @@ def form_partnerships(t, seed, w, sp, ev, params, resume_from):
             continue
         if t - w.pair_last_end[i, j] < cooldown:
             continue
-        if pair_value(i, j, 0.0, w.zeros_k, w, params)[0] <= u_form:
+        floor = params[P_BENEFIT_FLOOR]
+        if floor > 0.0 and (
+            potential_benefit(i, j, w) < floor or potential_benefit(j, i, w) < floor
+        ):
+            continue  # partnerships form on interests (open problem 2)
+        pair = i * n + j
+        strength = params[P_W_INIT]
+        spread = params[P_W_SPREAD]
+        if spread > 0.0:  # per-spell starting strength (open problem 3)
+            strength += spread * (2.0 * uniform1(key_strength, pair) - 1.0)
+            strength = min(1.0, max(params[P_W_FUNC], strength))
+        if pair_value(i, j, 0.0, w.zeros_k, strength, w, params)[0] <= u_form:
             continue
-        if pair_value(j, i, 0.0, w.zeros_k, w, params)[0] <= u_form:
+        if pair_value(j, i, 0.0, w.zeros_k, strength, w, params)[0] <= u_form:
             continue
         if sp.count[0] >= limit:
             return this
-        pair = i * n + j
         treaty = uniform1(key_kind, pair) < params[P_TREATY_SHARE]
         term = int(round(params[P_TREATY_TERM_YEARS] * 12.0)) if treaty else 0
         renew = params[P_RENEW] > 0.5
-        open_spell(t, i, j, params[P_W_INIT], treaty, term, renew, w, sp, params)
+        open_spell(t, i, j, strength, treaty, term, renew, w, sp, params)
 
 
 @njit(cache=True)

@@ -59,6 +59,27 @@ class Parameters:
     sigma: float = _param(0.03, 0.0, 10.0, "noise (s.d.) of needs per month")
     sigma_tension: float = _param(0.05, 0.0, 100.0, "noise (s.d.) of tension per month")
     intensity: float = _param(8.0, 1.0, 1000.0, "default intensity of a forced (invasion-level) act")
+    # Switches for the open problems of MODEL.md §3 (docs/ODD.md "Decisions"); 0 = reference form.
+    realised_benefit: float = _param(
+        0, 0, 1, "1: material benefit counts realised inflow W·min(S_j, D_i), not potential S_j "
+        "(open problem 1: the dependent side never binds)", integer=True,
+    )
+    violation_cost: float = _param(
+        0.0, 0.0, 10.0, "weight of a direct cost to i of its partner's recent violations of i's own "
+        "principles, endorsed or not ('social imperialism'; open problem 1)",
+    )
+    benefit_floor: float = _param(
+        0.0, 0.0, 1.0, "formation also needs both sides' potential material benefit >= this "
+        "(open problem 2: formation is not selective)",
+    )
+    w_init_spread: float = _param(
+        0.0, 0.0, 1.0, "a formed spell's strength is drawn from w_init ± this, within [w_func, 1] "
+        "(open problem 3)",
+    )
+    abrogate_before_hollow: float = _param(
+        0, 0, 1, "1: abrogation hazard whenever Ubar < 0, not only once hollow (open problem 3)",
+        integer=True,
+    )
 
     def __post_init__(self) -> None:
         self.validate()
@@ -141,4 +162,9 @@ P_THETA_T = _INDEX["theta_tension"]
 P_SIGMA = _INDEX["sigma"]
 P_SIGMA_T = _INDEX["sigma_tension"]
 P_INTENSITY = _INDEX["intensity"]
+P_REALISED = _INDEX["realised_benefit"]
+P_BENEFIT_FLOOR = _INDEX["benefit_floor"]
+P_VIOLATION_COST = _INDEX["violation_cost"]
+P_W_SPREAD = _INDEX["w_init_spread"]
+P_EARLY_ABROGATION = _INDEX["abrogate_before_hollow"]
 N_PARAMS = len(_INDEX)

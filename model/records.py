@@ -33,6 +33,7 @@ SPELL_COLUMNS = (
     "functional_duration",
     "functional_event",
     "cause",
+    "binding_state",
 )
 
 
@@ -72,6 +73,7 @@ def spell_arrays(spells: SpellTable, steps_done: int) -> dict[str, np.ndarray]:
         "functional_duration": np.where(hollowed, functional, last) - start,
         "functional_event": hollowed.astype(np.int64),
         "cause": spells.cause[:n].astype(np.int64),
+        "binding": spells.binding[:n].astype(np.int64),
     }
 
 
@@ -104,6 +106,11 @@ def spells_frame_from_arrays(
             "functional_duration": arrays["functional_duration"],
             "functional_event": arrays["functional_event"],
             "cause": causes[arrays["cause"]],
+            "binding_state": np.where(
+                arrays["binding"] == 0,
+                names[arrays["member_a"]],
+                np.where(arrays["binding"] == 1, names[arrays["member_b"]], ""),
+            ),
         },
         columns=list(SPELL_COLUMNS),
     )

@@ -172,6 +172,7 @@ def _empty_spell_arrays() -> dict[str, np.ndarray]:
     keys = (
         "spell", "member_a", "member_b", "term_months", "start_step", "functional_end_step",
         "formal_end_step", "duration", "event", "functional_duration", "functional_event", "cause",
+        "binding",
     )
     out = {k: np.zeros(0, np.int64) for k in keys}
     out["treaty"] = np.zeros(0, np.bool_)

@@ -159,6 +159,14 @@ def sweep_from_dict(data: dict[str, Any], where: str, text: str = "") -> SweepSp
     spec.master_seed = batch.get("master_seed", 0)
     spec.events = [str(e) for e in batch.get("events", [])]
     spec.samples = batch.get("samples", 0)
+    lhs_table = data.get("lhs", {})
+    if isinstance(lhs_table, dict) and "samples" in lhs_table:  # [lhs] samples = N is allowed too
+        lhs_table = dict(lhs_table)
+        samples = lhs_table.pop("samples")
+        if isinstance(samples, bool) or not isinstance(samples, int):
+            raise fail("lhs.samples", f"expected a whole number, got {samples!r}")
+        spec.samples = samples
+        data = {**data, "lhs": lhs_table}
     if spec.replicates < 1:
         raise fail("batch.replicates", f"expected at least 1, got {spec.replicates}")
     if spec.steps is not None and spec.steps < 1:
