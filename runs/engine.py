@@ -5,8 +5,9 @@ whole-run kernel (model/simulation.py), no Mesa objects, results as one table pe
 engines only decide *where* chunks run:
 
 * :class:`SerialEngine` — in this process;
-* :class:`LocalEngine` — worker processes on this machine (forked after the kernel is compiled,
-  so each worker starts warm); a worker that dies has its chunk retried in a fresh pool;
+* :class:`LocalEngine` — worker processes on this machine (forked from a server process that has
+  imported the engine, after the kernel is compiled into the numba cache); a worker that dies has
+  its chunk retried in a fresh pool;
 * :class:`DaskEngine` — a ``dask.distributed`` cluster: a ``LocalCluster`` it starts, or an
   existing scheduler (``tcp://HOST:PORT``); the numba cache is warmed once per worker.
 
@@ -228,10 +229,13 @@ class LocalEngine:
         if self.workers == 1:
             yield from SerialEngine().map(experiment, chunks)
             return
-        warm_kernel()  # compile once here; forked workers inherit the compiled kernel
+        warm_kernel()  # compile (or load) once here, so the workers find the numba cache filled
         pending = list(chunks)
         attempts = dict.fromkeys((c[0] for c in pending), 0)
-        context = multiprocessing.get_context("fork")
+        # Workers fork from a single-threaded server that has imported the engine (not from this
+        # process, whose progress-bar or Dask threads make a plain fork unsafe).
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["runs.engine"])
         while pending:
             with cf.ProcessPoolExecutor(
                 self.workers, mp_context=context, initializer=_worker_init, initargs=(experiment,)

@@ -1,0 +1,99 @@
+"""Credibility-frozen twins and pivotality (MODEL.md §3 item 12, issue 7)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from click.testing import CliRunner
+
+from model.records import TWIN_COLUMNS
+from model.scenario import load_scenario
+from runs.batch import run_experiment
+from runs.cli import main
+from runs.engine import LocalEngine
+from runs.experiment import Experiment
+
+RD_WAR_ENDS = load_scenario("russia-dprk-2023").with_counterfactual("2026-01", "war-ends")
+
+
+def pair(spells, a, b):
+    return spells[(spells["state_a"] == a) & (spells["state_b"] == b)]
+
+
+def test_the_factual_run_of_a_twin_pair_is_the_run_without_twins() -> None:
+    spec = RD_WAR_ENDS.with_parameters(h_exo=0.002)
+    plain = run_experiment(Experiment(scenario=spec, replicates=8, steps=240, master_seed=2))
+    twinned = run_experiment(Experiment(scenario=spec, replicates=8, steps=240, master_seed=2,
+                                        twins=True))
+    assert twinned.spells.drop(columns=list(TWIN_COLUMNS)).equals(plain.spells)
+    assert twinned.timeseries.equals(plain.timeseries)
+
+
+def test_with_alpha_zero_the_twin_is_the_factual_run() -> None:
+    spec = RD_WAR_ENDS.with_parameters(alpha=0.0)
+    spells = run_experiment(Experiment(scenario=spec, replicates=8, master_seed=3, twins=True)).spells
+    assert (spells["twin_duration"] == spells["duration"]).all()
+    assert (spells["twin_event"] == spells["event"]).all()
+    assert spells["pivotal"].fillna(0).sum() == 0
+
+
+def test_without_contradictions_no_end_is_pivotal_and_the_twin_is_the_run() -> None:
+    # The control upholds every principle: H = 0, so credibility stays 1 with or without freezing.
+    spec = load_scenario("consistent-control").with_parameters(h_exo=0.01)
+    spells = run_experiment(Experiment(scenario=spec, replicates=10, master_seed=4, twins=True)).spells
+    assert spells["event"].sum() > 0  # exogenous ends happen, so the check below can fail
+    assert (spells["twin_duration"] == spells["duration"]).all()
+    ended = spells[spells["event"] == 1]
+    assert (ended["pivotal"] == 0).all() and (ended["reverse"] == 0).all()
+
+
+def test_the_control_does_not_split_where_russia_dprk_mostly_does() -> None:
+    # 100 runs each over 40 years. Russia–DPRK with the war ending in 2026: most first spells end
+    # (the reference form gives about 0.6-0.8). The control with the same interests and the same
+    # fading interest but shared, upheld principles: none may end. Margin: >= 50 vs 0 of 100.
+    engine = LocalEngine(2)
+    rd = run_experiment(Experiment(scenario=RD_WAR_ENDS, replicates=100, master_seed=5), engine=engine)
+    control = run_experiment(
+        Experiment(scenario=load_scenario("consistent-control"), replicates=100, master_seed=5),
+        engine=engine,
+    )
+    rd_first = pair(rd.spells, "Russia", "DPRK").groupby("run_id").head(1)
+    control_first = pair(control.spells, "Patron", "Client").groupby("run_id").head(1)
+    assert len(rd_first) == 100 and len(control_first) == 100
+    assert rd_first["event"].sum() >= 50
+    assert control_first["event"].sum() == 0
+
+
+def test_russia_dprk_ends_are_credibility_pivotal_above_the_noise_floor() -> None:
+    spells = run_experiment(Experiment(scenario=RD_WAR_ENDS, replicates=60, master_seed=6, twins=True)).spells
+    ended = pair(spells, "Russia", "DPRK").query("event == 1")
+    assert len(ended) >= 20
+    assert ended["pivotal"].mean() > ended["reverse"].mean() + 0.3
+
+
+def test_freezing_one_state_freezes_only_its_credibility() -> None:
+    from model.alliance_model import AllianceModel
+
+    model = AllianceModel(scenario=RD_WAR_ENDS, frozen=["DPRK"], rng=1, steps=120)
+    start = model.world.credibility.copy()
+    model.simulate()
+    dprk = RD_WAR_ENDS.state_names.index("DPRK")
+    russia = RD_WAR_ENDS.state_names.index("Russia")
+    assert np.array_equal(model.records.state_credibility[:, dprk], np.broadcast_to(start[dprk], (120, 3)))
+    assert model.records.state_credibility[-1, russia].min() < 0.9  # the others still move
+
+
+def test_alliance_pivotality_reports_shares_and_writes_its_figure(tmp_path: Path) -> None:
+    out = tmp_path / "p"
+    result = CliRunner().invoke(main, [
+        "pivotality", "--event", "2026-01:war-ends", "--pair", "Russia,DPRK", "--replicates", "20",
+        "--steps", "240", "--workers", "1", "--out", str(out),
+    ])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    table = (out / "pivotality.csv").read_text().splitlines()
+    assert table[0].startswith("frozen,spells,ended") and len(table) == 4  # all, Russia, DPRK
+    assert (out / "survival_factual_vs_twin.png").stat().st_size > 1000
+    assert "pivotal" in result.output
+    bad = CliRunner().invoke(main, ["pivotality", "--pair", "Russia,Narnia", "--out", str(out)])
+    assert bad.exit_code == 2 and bad.output.startswith("alliance: error: ")
