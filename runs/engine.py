@@ -235,7 +235,7 @@ class LocalEngine:
         # Workers fork from a single-threaded server that has imported the engine (not from this
         # process, whose progress-bar or Dask threads make a plain fork unsafe).
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["runs.engine"])
+        context.set_forkserver_preload(["runs.worker_preload"])
         while pending:
             with cf.ProcessPoolExecutor(
                 self.workers, mp_context=context, initializer=_worker_init, initargs=(experiment,)

@@ -1,0 +1,120 @@
+"""Batch throughput, engines, twins and memory (issues 4 and 7). Prints; asserts nothing.
+
+    uv run python benchmarks/bench_batch.py [--runs 2000] [--quick]
+
+Measured in one process, against references measured in the same run:
+
+* runs/s of whole runs (synthetic world, 20 states x 600 months) with the serial, local (2
+  workers) and Dask (LocalCluster, 2 workers) engines, and of the plain-Python per-agent reference
+  of the same rules (benchmarks/bench_kernel.py's ReferenceModel) run serially;
+* the cost of ``--twins`` (factual + credibility-frozen twin) relative to the plain batch;
+* the peak memory of the batch process for a small and a 4x larger batch streamed to disk.
+Targets (issues 4 and 7): local >= 1,500 runs/s and >= 250x the Python reference; Dask within
+1.5x of local; --twins <= 2.1x; memory flat.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(__file__).resolve().parent.parent / ".numba-cache"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from model.alliance_model import AllianceModel  # noqa: E402
+from model.synthetic import synthetic_scenario  # noqa: E402
+from runs.batch import run_batch, run_experiment  # noqa: E402
+from runs.engine import DaskEngine, LocalEngine, SerialEngine, warm_kernel  # noqa: E402
+from runs.experiment import Experiment  # noqa: E402
+
+
+def start_up(label: str, engine, spec) -> None:
+    """Start an engine's workers (a fork server, a cluster) outside the timed runs."""
+    start = time.perf_counter()
+    run_experiment(Experiment(scenario=spec, replicates=4, master_seed=99), engine=engine, chunk_size=1)
+    print(f"  {label:<40} start-up {time.perf_counter() - start:6.1f} s (not in the rates)", flush=True)
+
+
+def rate(label: str, experiment: Experiment, engine) -> float:
+    start = time.perf_counter()
+    run_experiment(experiment, engine=engine)
+    seconds = time.perf_counter() - start
+    value = experiment.n_runs / seconds
+    print(f"  {label:<40} {value:8.1f} runs/s  ({experiment.n_runs} runs, {seconds:.1f} s)", flush=True)
+    return value
+
+
+def python_reference(spec, runs: int) -> float:
+    from bench_kernel import ReferenceModel
+
+    start = time.perf_counter()
+    for seed in range(runs):
+        model = AllianceModel(scenario=spec, rng=seed, record_states=False)
+        reference = ReferenceModel(model)
+        for t in range(spec.steps):
+            reference.step(t)
+    value = runs / (time.perf_counter() - start)
+    print(f"  {'plain-Python per-agent reference':<40} {value:8.3f} runs/s  ({runs} runs)", flush=True)
+    return value
+
+
+def peak_memory_mib(runs: int, spec) -> float:
+    """Peak RSS of a child batch process (fresh process, so earlier work does not count)."""
+    import subprocess
+
+    with tempfile.TemporaryDirectory() as folder:
+        code = (
+            "import resource, sys; from pathlib import Path;"
+            "from model.synthetic import synthetic_scenario; from runs.batch import run_batch;"
+            "from runs.engine import SerialEngine; from runs.experiment import Experiment;"
+            f"s = synthetic_scenario(n_states=20, world_seed=1, steps=60);"
+            f"run_batch(Experiment(scenario=s, replicates={runs}, master_seed=1), Path(r'{folder}') / 'b',"
+            " engine=SerialEngine(), progress=False);"
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+        )
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        return int(out.stdout.strip().splitlines()[-1]) / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=2000, help="runs per engine measurement")
+    parser.add_argument("--quick", action="store_true", help="fewer runs everywhere")
+    args = parser.parse_args()
+    runs = 200 if args.quick else args.runs
+    spec = synthetic_scenario(n_states=20, world_seed=1, steps=600)
+    warm_kernel()
+    print(f"Whole runs, 20 states x 600 months, {os.cpu_count()} cores:")
+    experiment = Experiment(scenario=spec, replicates=runs, master_seed=1, series="point")
+    python = python_reference(spec, 1 if args.quick else 2)
+    serial = rate("serial engine (1 core)", Experiment(scenario=spec, replicates=max(runs // 2, 1), master_seed=1), SerialEngine())
+    start_up("local engine, 2 workers", LocalEngine(2), spec)
+    local = rate("local engine, 2 workers", experiment, LocalEngine(2))
+    dask = DaskEngine(workers=2)
+    try:
+        start_up("dask LocalCluster, 2 workers", dask, spec)
+        dask_rate = rate("dask LocalCluster, 2 workers", experiment, dask)
+    finally:
+        dask.close()
+    twins = rate("local engine, 2 workers, --twins", Experiment(
+        scenario=spec, replicates=runs, master_seed=1, series="point", twins=True), LocalEngine(2))
+    print("Ratios:")
+    print(f"  local / Python reference          {local / python:10.0f}x   (target >= 250x)")
+    print(f"  local / serial                    {local / serial:10.2f}x")
+    print(f"  local / dask                      {local / dask_rate:10.2f}x   (target <= 1.5x)")
+    print(f"  --twins cost (plain / twins rate) {local / twins:10.2f}x   (target <= 2.1x)")
+    print(f"  local runs/s                      {local:10.0f}    (target >= 1500)")
+    small, large = (200, 800) if args.quick else (1000, 4000)
+    m_small = peak_memory_mib(small, synthetic_scenario(n_states=20, world_seed=1, steps=60))
+    m_large = peak_memory_mib(large, synthetic_scenario(n_states=20, world_seed=1, steps=60))
+    print(f"Peak memory of a streamed batch (60-month runs): {small} runs {m_small:.0f} MiB, "
+          f"{large} runs {m_large:.0f} MiB (ratio {m_large / m_small:.2f}; flat = about 1)")
+
+
+if __name__ == "__main__":
+    main()
