@@ -138,5 +138,11 @@ def run(scenario, seed, steps, out, sets, events, overlays, quiet) -> None:
         click.echo(summarize_run(result))
 
 
+# Commands defined in their own modules (each keeps its heavy imports inside the function).
+from runs.cli_validate import validate  # noqa: E402
+
+main.add_command(validate)
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
