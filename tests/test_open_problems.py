@@ -1,0 +1,101 @@
+"""The switches for MODEL.md §3's open problems (docs/ODD.md §9): each does what it says, and
+off (the default) is the reference form."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from model.alliance_model import AllianceModel
+from model.arrays import CAUSE_ENTRAPMENT, CAUSE_INTEREST, CAUSE_PRINCIPLES
+from model.kernel import pair_value, prepare_values
+from model.parameters import Parameters
+from model.scenario import build_world, load_scenario
+
+# The prototype's ATOP-fit column of MODEL.md §3: a world where spells end within a few years.
+ATOP = dict(alpha=0.023, beta=0.0089, upkeep=0.12, gamma=0.44, w_init=0.33, w_func=0.31,
+            kappa_pact=2.7, rho=0.18, u_form=0.045, h_exo=0.0019, sigma=0.128, sigma_tension=0.19)  # fmt: skip
+WORLD = "synthetic:n_states=12,steps=240,world_seed=4"
+
+
+def value(world, params: Parameters, strength: float, i: int = 0, j: int = 1):
+    prepare_values(world, params.to_array())
+    return pair_value(i, j, 0.3, world.zeros_k, strength, world, params.to_array())
+
+
+def test_realised_benefit_scales_material_benefit_with_strength_and_caps_it_at_need() -> None:
+    spec = load_scenario(WORLD)
+    world, _ = build_world(spec)
+    world.recent_conduct[:] = 0.2
+    off = spec.parameters
+    on = off.replace(realised_benefit=1)
+    # Reference: the interest component does not depend on the partnership's strength.
+    assert value(world, off, 0.2)[1] == value(world, off, 0.9)[1]
+    weight = world.interest_weight[0]
+    expected = (world.needs[0] * np.minimum(world.supply[1], world.needs[0])).mean()
+    low, high = value(world, on, 0.25)[1], value(world, on, 0.75)[1]
+    assert high - low == pytest.approx(weight * 0.5 * expected, rel=1e-12)
+    assert high > low > 0
+
+
+def test_violation_cost_charges_the_partners_violations_whatever_is_endorsed() -> None:
+    spec = load_scenario(WORLD)
+    world, _ = build_world(spec)
+    world.recent_conduct[1] = 0.4  # the partner violates every norm a little
+    base = spec.parameters
+    costly = base.replace(violation_cost=1.0)
+    agenda = world.principles[0]
+    expected = (agenda * 0.4).sum() / agenda.sum()
+    drop = value(world, base, 0.5)[2] - value(world, costly, 0.5)[2]
+    weight = world.interest_weight[0]  # set by prepare_values inside value()
+    assert drop == pytest.approx((1 - weight) * expected, rel=1e-12)
+    world.recent_conduct[1] = 0.0
+    assert value(world, base, 0.5)[2] == value(world, costly, 0.5)[2]
+
+
+def formed(parameters: dict, seed: int = 1) -> AllianceModel:
+    model = AllianceModel(scenario=WORLD, parameters=parameters, rng=seed, record_states=False)
+    return model.simulate()
+
+
+def test_benefit_floor_keeps_pairs_without_mutual_interest_apart() -> None:
+    assert int(formed({}).spells.count[0]) > 5
+    # Potential benefit is a mean of need x supply products, so it never exceeds 1.
+    assert int(formed({"benefit_floor": 1.0}).spells.count[0]) == 0
+    spec = load_scenario(WORLD)
+    world, _ = build_world(spec)
+    benefit = (world.needs[:, None, :] * world.supply[None, :, :]).mean(axis=2)
+    floor = float(np.quantile(benefit, 0.6))
+    model = formed({"benefit_floor": floor, "sigma": 0.0})  # needs stay at their start values
+    sp = model.spells
+    a, b = sp.member_a[: sp.count[0]], sp.member_b[: sp.count[0]]
+    assert len(a) > 0
+    assert (benefit[a, b] >= floor).all() and (benefit[b, a] >= floor).all()
+
+
+def test_w_init_spread_draws_starting_strengths_within_its_band() -> None:
+    reference = formed({})
+    n = int(reference.spells.count[0])
+    assert np.all(reference.spells.initial_strength[:n] == 0.5)
+    spread = formed({"w_init_spread": 0.15})
+    n = int(spread.spells.count[0])
+    strengths = spread.spells.initial_strength[:n]
+    assert n > 5 and len(np.unique(strengths)) > n // 2
+    assert strengths.min() >= 0.35 and strengths.max() <= 0.65
+
+
+def abrogated_strong(parameters: dict) -> int:
+    """Abrogations of spells that were not hollow when they ended."""
+    total = 0
+    for seed in range(3):
+        sp = formed({**ATOP, **parameters}, seed).spells
+        n = int(sp.count[0])
+        cause = sp.cause[:n]
+        abrogated = np.isin(cause, (CAUSE_INTEREST, CAUSE_PRINCIPLES, CAUSE_ENTRAPMENT))
+        total += int(np.count_nonzero(abrogated & (sp.strength[:n] >= ATOP["w_func"])))
+    return total
+
+
+def test_abrogation_before_hollow_only_with_its_switch() -> None:
+    assert abrogated_strong({}) == 0
+    assert abrogated_strong({"abrogate_before_hollow": 1}) > 0
