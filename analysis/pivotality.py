@@ -62,7 +62,9 @@ def pivotality_summary(spells: pd.DataFrame, label: str) -> dict[str, object]:
         "spells": len(spells),
         "ended": len(ended),
         "ended_with_twin": len(defined),
-        "twin_ended_share": float((twins_with["twin_event"] == 1).mean()) if len(twins_with) else np.nan,
+        "twin_ended_share": float((twins_with["twin_event"] == 1).mean())
+        if len(twins_with)
+        else np.nan,
         "pivotal_share": pivotal.value,
         "pivotal_low": p_lo,
         "pivotal_high": p_hi,
@@ -86,9 +88,7 @@ def survival_figure(spells: pd.DataFrame, title: str, out_stem: Path) -> list[Pa
         ("factual", with_twin["duration"], with_twin["event"]),
         ("credibility frozen (twin)", with_twin["twin_duration"], with_twin["twin_event"]),
     ):
-        km = KaplanMeierFitter(label=label).fit(
-            duration.astype(float) / 12.0, event.astype(int)
-        )
+        km = KaplanMeierFitter(label=label).fit(duration.astype(float) / 12.0, event.astype(int))
         km.plot_survival_function(ax=ax, ci_show=True)
     ax.set_xlabel("years since formation")
     ax.set_ylabel("share of partnerships still in force")

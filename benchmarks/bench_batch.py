@@ -17,18 +17,19 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(__file__).resolve().parent.parent / ".numba-cache"))
+os.environ.setdefault(
+    "NUMBA_CACHE_DIR", str(Path(__file__).resolve().parent.parent / ".numba-cache")
+)
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from model.alliance_model import AllianceModel  # noqa: E402
 from model.synthetic import synthetic_scenario  # noqa: E402
-from runs.batch import run_batch, run_experiment  # noqa: E402
+from runs.batch import run_experiment  # noqa: E402
 from runs.engine import DaskEngine, LocalEngine, SerialEngine, warm_kernel  # noqa: E402
 from runs.experiment import Experiment  # noqa: E402
 
@@ -36,8 +37,13 @@ from runs.experiment import Experiment  # noqa: E402
 def start_up(label: str, engine, spec) -> None:
     """Start an engine's workers (a fork server, a cluster) outside the timed runs."""
     start = time.perf_counter()
-    run_experiment(Experiment(scenario=spec, replicates=4, master_seed=99), engine=engine, chunk_size=1)
-    print(f"  {label:<40} start-up {time.perf_counter() - start:6.1f} s (not in the rates)", flush=True)
+    run_experiment(
+        Experiment(scenario=spec, replicates=4, master_seed=99), engine=engine, chunk_size=1
+    )
+    print(
+        f"  {label:<40} start-up {time.perf_counter() - start:6.1f} s (not in the rates)",
+        flush=True,
+    )
 
 
 def rate(label: str, experiment: Experiment, engine) -> float:
@@ -45,7 +51,10 @@ def rate(label: str, experiment: Experiment, engine) -> float:
     run_experiment(experiment, engine=engine)
     seconds = time.perf_counter() - start
     value = experiment.n_runs / seconds
-    print(f"  {label:<40} {value:8.1f} runs/s  ({experiment.n_runs} runs, {seconds:.1f} s)", flush=True)
+    print(
+        f"  {label:<40} {value:8.1f} runs/s  ({experiment.n_runs} runs, {seconds:.1f} s)",
+        flush=True,
+    )
     return value
 
 
@@ -59,7 +68,9 @@ def python_reference(spec, runs: int) -> float:
         for t in range(spec.steps):
             reference.step(t)
     value = runs / (time.perf_counter() - start)
-    print(f"  {'plain-Python per-agent reference':<40} {value:8.3f} runs/s  ({runs} runs)", flush=True)
+    print(
+        f"  {'plain-Python per-agent reference':<40} {value:8.3f} runs/s  ({runs} runs)", flush=True
+    )
     return value
 
 
@@ -73,11 +84,14 @@ def peak_memory_mib(runs: int, spec) -> float:
             "from model.synthetic import synthetic_scenario; from runs.batch import run_batch;"
             "from runs.engine import SerialEngine; from runs.experiment import Experiment;"
             f"s = synthetic_scenario(n_states=20, world_seed=1, steps=60);"
-            f"run_batch(Experiment(scenario=s, replicates={runs}, master_seed=1), Path(r'{folder}') / 'b',"
+            f"run_batch(Experiment(scenario=s, replicates={runs}, master_seed=1),"
+            f" Path(r'{folder}') / 'b',"
             " engine=SerialEngine(), progress=False);"
             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
         )
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        )
         return int(out.stdout.strip().splitlines()[-1]) / 1024
 
 
@@ -92,7 +106,11 @@ def main() -> None:
     print(f"Whole runs, 20 states x 600 months, {os.cpu_count()} cores:")
     experiment = Experiment(scenario=spec, replicates=runs, master_seed=1, series="point")
     python = python_reference(spec, 1 if args.quick else 2)
-    serial = rate("serial engine (1 core)", Experiment(scenario=spec, replicates=max(runs // 2, 1), master_seed=1), SerialEngine())
+    serial = rate(
+        "serial engine (1 core)",
+        Experiment(scenario=spec, replicates=max(runs // 2, 1), master_seed=1),
+        SerialEngine(),
+    )
     start_up("local engine, 2 workers", LocalEngine(2), spec)
     local = rate("local engine, 2 workers", experiment, LocalEngine(2))
     dask = DaskEngine(workers=2)
@@ -101,8 +119,11 @@ def main() -> None:
         dask_rate = rate("dask LocalCluster, 2 workers", experiment, dask)
     finally:
         dask.close()
-    twins = rate("local engine, 2 workers, --twins", Experiment(
-        scenario=spec, replicates=runs, master_seed=1, series="point", twins=True), LocalEngine(2))
+    twins = rate(
+        "local engine, 2 workers, --twins",
+        Experiment(scenario=spec, replicates=runs, master_seed=1, series="point", twins=True),
+        LocalEngine(2),
+    )
     print("Ratios:")
     print(f"  local / Python reference          {local / python:10.0f}x   (target >= 250x)")
     print(f"  local / serial                    {local / serial:10.2f}x")
@@ -112,8 +133,10 @@ def main() -> None:
     small, large = (200, 800) if args.quick else (1000, 4000)
     m_small = peak_memory_mib(small, synthetic_scenario(n_states=20, world_seed=1, steps=60))
     m_large = peak_memory_mib(large, synthetic_scenario(n_states=20, world_seed=1, steps=60))
-    print(f"Peak memory of a streamed batch (60-month runs): {small} runs {m_small:.0f} MiB, "
-          f"{large} runs {m_large:.0f} MiB (ratio {m_large / m_small:.2f}; flat = about 1)")
+    print(
+        f"Peak memory of a streamed batch (60-month runs): {small} runs {m_small:.0f} MiB, "
+        f"{large} runs {m_large:.0f} MiB (ratio {m_large / m_small:.2f}; flat = about 1)"
+    )
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ from typing import Any
 
 import mesa
 import networkx as nx
-import numpy as np
 import pandas as pd
 
 from agents.state import State
@@ -109,7 +108,9 @@ class AllianceModel(mesa.Model):
             return
         for name in frozen:
             if name not in names:
-                raise ValueError(f"frozen: unknown state {name!r}; expected one of {', '.join(names)}")
+                raise ValueError(
+                    f"frozen: unknown state {name!r}; expected one of {', '.join(names)}"
+                )
             self.world.frozen[names.index(name)] = True
 
     def _ensure_room(self, steps: int) -> None:
@@ -141,14 +142,26 @@ class AllianceModel(mesa.Model):
         t = self.steps_done
         self._ensure_room(t + 1)
         status = step_world(
-            t, self.run_seed, self.param_array, self.world, self.spells, self.events,
-            self.records, STEP_DONE,
+            t,
+            self.run_seed,
+            self.param_array,
+            self.world,
+            self.spells,
+            self.events,
+            self.records,
+            STEP_DONE,
         )
         while status != STEP_DONE:
             self.spells = self.spells.grown(2 * self.spells.capacity)
             status = step_world(
-                t, self.run_seed, self.param_array, self.world, self.spells, self.events,
-                self.records, status,
+                t,
+                self.run_seed,
+                self.param_array,
+                self.world,
+                self.spells,
+                self.events,
+                self.records,
+                status,
             )
         self.steps_done = t + 1
         self._sync_graph()
@@ -169,8 +182,14 @@ class AllianceModel(mesa.Model):
             return self
         self._ensure_room(stop)
         self.spells = advance(
-            self.steps_done, stop, self.run_seed, self.param_array, self.world, self.spells,
-            self.events, self.records,
+            self.steps_done,
+            stop,
+            self.run_seed,
+            self.param_array,
+            self.world,
+            self.spells,
+            self.events,
+            self.records,
         )
         self.steps_done = stop
         self._sync_graph()
@@ -190,7 +209,8 @@ class AllianceModel(mesa.Model):
             if end >= 0 and self.graph.has_edge(a, b) and self.graph.edges[a, b]["active"]:
                 continue  # the pair has re-formed; show the active spell
             self.graph.add_edge(
-                a, b,
+                a,
+                b,
                 spell=row,
                 active=end < 0,
                 strength=float(sp.strength[row]),
@@ -203,7 +223,9 @@ class AllianceModel(mesa.Model):
     # ------------------------------------------------------------------ results
 
     def spells_frame(self, *, run_id: int = 0, seed: int = 0) -> pd.DataFrame:
-        return spells_frame(self.scenario_spec, self.spells, self.steps_done, run_id=run_id, seed=seed)
+        return spells_frame(
+            self.scenario_spec, self.spells, self.steps_done, run_id=run_id, seed=seed
+        )
 
     def timeseries_frame(self) -> pd.DataFrame:
         return timeseries_frame(self.scenario_spec, self.records, self.steps_done)
@@ -217,4 +239,4 @@ class AllianceModel(mesa.Model):
         return dict(zip(self.scenario_spec.norms, c.tolist(), strict=True))
 
 
-assert AGG_FIXED == len(AGGREGATE_COLUMNS)
+assert len(AGGREGATE_COLUMNS) == AGG_FIXED

@@ -57,14 +57,17 @@ from model.arrays import (
 )
 from model.parameters import (
     P_ALPHA,
+    P_BENEFIT_FLOOR,
     P_BETA,
     P_COOLDOWN,
+    P_EARLY_ABROGATION,
     P_ETA,
     P_GAMMA,
     P_H_EXO,
     P_KAPPA_PACT,
     P_KAPPA_TREATY,
     P_LAMBDA,
+    P_REALISED,
     P_RENEW,
     P_RHO,
     P_SIGMA,
@@ -76,13 +79,10 @@ from model.parameters import (
     P_TREATY_TERM_YEARS,
     P_U_FORM,
     P_UPKEEP,
+    P_VIOLATION_COST,
     P_W_FUNC,
     P_W_INIT,
-    P_REALISED,
-    P_BENEFIT_FLOOR,
-    P_VIOLATION_COST,
     P_W_SPREAD,
-    P_EARLY_ABROGATION,
 )
 from model.rng import (
     STREAM_ABROGATE,

@@ -36,19 +36,27 @@ class Parameters:
     beta: float = _param(0.005, 0.0, 1.0, "credibility recovery per month (slow: half-life ~11 y)")
     lambda_brink: float = _param(0.20, 0.0, 10.0, "brinkmanship leverage of a risky partner")
     eta_trap: float = _param(0.50, 0.0, 10.0, "entrapment cost of a risky partner")
-    t_half: float = _param(1.0, 1e-9, 1e6, "tension at which interests and principles weigh equally")
+    t_half: float = _param(
+        1.0, 1e-9, 1e6, "tension at which interests and principles weigh equally"
+    )
     upkeep: float = _param(0.075, 0.0, 10.0, "monthly cost of any partnership")
     gamma: float = _param(0.30, 0.0, 10.0, "strength change per unit of min(U_ij, U_ji)")
     w_init: float = _param(0.50, 0.0, 1.0, "strength of a partnership at formation")
     w_func: float = _param(0.30, 0.0, 1.0, "strength below which a partnership is hollow")
     kappa_treaty: float = _param(0.10, 0.0, 100.0, "abrogation hazard per unit -Ubar, treaty")
     kappa_pact: float = _param(2.5, 0.0, 100.0, "abrogation hazard per unit -Ubar, informal pact")
-    treaty_share: float = _param(0.0, 0.0, 1.0, "share of endogenously formed spells that are treaties")
+    treaty_share: float = _param(
+        0.0, 0.0, 1.0, "share of endogenously formed spells that are treaties"
+    )
     treaty_term_years: float = _param(
         0.0, 0.0, 200.0, "term of an endogenously formed treaty in years (0 = no term)"
     )
     renew_treaties: float = _param(
-        1.0, 0.0, 1.0, "1: a treaty at its term is renewed if not hollow; 0: it expires", integer=True
+        1.0,
+        0.0,
+        1.0,
+        "1: a treaty at its term is renewed if not hollow; 0: it expires",
+        integer=True,
     )
     rho: float = _param(0.10, 0.0, 1.0, "formation probability per month once both sides qualify")
     u_form: float = _param(0.10, -10.0, 10.0, "value both sides must exceed to form")
@@ -58,26 +66,44 @@ class Parameters:
     theta_tension: float = _param(0.05, 0.0, 1.0, "mean reversion of tension per month")
     sigma: float = _param(0.03, 0.0, 10.0, "noise (s.d.) of needs per month")
     sigma_tension: float = _param(0.05, 0.0, 100.0, "noise (s.d.) of tension per month")
-    intensity: float = _param(8.0, 1.0, 1000.0, "default intensity of a forced (invasion-level) act")
+    intensity: float = _param(
+        8.0, 1.0, 1000.0, "default intensity of a forced (invasion-level) act"
+    )
     # Switches for the open problems of MODEL.md §3 (docs/ODD.md "Decisions"); 0 = reference form.
     realised_benefit: float = _param(
-        0, 0, 1, "1: material benefit counts realised inflow W·min(S_j, D_i), not potential S_j "
-        "(open problem 1: the dependent side never binds)", integer=True,
+        0,
+        0,
+        1,
+        "1: material benefit counts realised inflow W·min(S_j, D_i), not potential S_j "
+        "(open problem 1: the dependent side never binds)",
+        integer=True,
     )
     violation_cost: float = _param(
-        0.0, 0.0, 10.0, "weight of a direct cost to i of its partner's recent violations of i's own "
+        0.0,
+        0.0,
+        10.0,
+        "weight of a direct cost to i of its partner's recent violations of i's own "
         "principles, endorsed or not ('social imperialism'; open problem 1)",
     )
     benefit_floor: float = _param(
-        0.0, 0.0, 1.0, "formation also needs both sides' potential material benefit >= this "
+        0.0,
+        0.0,
+        1.0,
+        "formation also needs both sides' potential material benefit >= this "
         "(open problem 2: formation is not selective)",
     )
     w_init_spread: float = _param(
-        0.0, 0.0, 1.0, "a formed spell's strength is drawn from w_init ± this, within [w_func, 1] "
+        0.0,
+        0.0,
+        1.0,
+        "a formed spell's strength is drawn from w_init ± this, within [w_func, 1] "
         "(open problem 3)",
     )
     abrogate_before_hollow: float = _param(
-        0, 0, 1, "1: abrogation hazard whenever Ubar < 0, not only once hollow (open problem 3)",
+        0,
+        0,
+        1,
+        "1: abrogation hazard whenever Ubar < 0, not only once hollow (open problem 3)",
         integer=True,
     )
 
@@ -88,7 +114,9 @@ class Parameters:
         """Raise :class:`ParameterError` naming the first inadmissible value."""
         for f in fields(self):
             value = getattr(self, f.name)
-            if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+            if isinstance(value, bool) or not isinstance(
+                value, int | float | np.integer | np.floating
+            ):
                 raise ParameterError(f"parameter {f.name}: expected a number, got {value!r}")
             low, high = f.metadata["low"], f.metadata["high"]
             if not np.isfinite(value) or not low <= value <= high:

@@ -162,7 +162,9 @@ TWIN_WINDOW = 12  # months: a twin spell matches a factual one of the same pair 
 PIVOTAL_RATIO = 1.5
 
 
-def match_twins(factual: dict[str, np.ndarray], twin: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def match_twins(
+    factual: dict[str, np.ndarray], twin: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
     """Pair each factual spell with its credibility-frozen twin (MODEL.md §3 item 12).
 
     The twin of a spell is the twin run's spell of the same pair whose start is closest (within

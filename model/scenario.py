@@ -75,7 +75,7 @@ class Month:
             m = re.fullmatch(r"(\d{4})-(\d{2})(?:-(\d{2}))?", value.strip())
             if m and 1 <= int(m.group(2)) <= 12:
                 return cls(int(m.group(1)), int(m.group(2)))
-        raise ValueError(f"expected a month as \"YYYY-MM\", got {value!r}")
+        raise ValueError(f'expected a month as "YYYY-MM", got {value!r}')
 
     def plus(self, months: int) -> Month:
         index = self.year * 12 + self.month - 1 + months
@@ -222,7 +222,9 @@ class Scenario:
         events = parser.events(top.get("events", list, default=[]))
         top.done()
         return dataclasses.replace(
-            self, events=self.events + tuple(events), applied_overlays=self.applied_overlays + (text,)
+            self,
+            events=self.events + tuple(events),
+            applied_overlays=self.applied_overlays + (text,),
         )
 
     def with_overlays(self, overlays: tuple[str, ...]) -> Scenario:
@@ -383,7 +385,9 @@ class _Parser:
     def state(self, table: _Table, key: str) -> int:
         name = table.get(key, str)
         if name not in self.states:
-            raise table.fail(key, f"unknown state {name!r}; expected one of {', '.join(self.states)}")
+            raise table.fail(
+                key, f"unknown state {name!r}; expected one of {', '.join(self.states)}"
+            )
         return self.states.index(name)
 
     def pair(self, table: _Table, key: str) -> tuple[int, int]:
@@ -422,7 +426,7 @@ class _Parser:
         renewal = table.get("renewal", bool, default=False)
         strength = table.number("strength", 0.0, 1.0, default=-1.0)
         if kind == "pact" and term_years > 0:
-            raise table.fail("term_years", "a pact has no term; expected kind = \"treaty\"")
+            raise table.fail("term_years", 'a pact has no term; expected kind = "treaty"')
         flag = (FLAG_TREATY if kind == "treaty" else 0) | (FLAG_RENEW if renewal else 0)
         return EventRow(step, EV_START, a, b, strength, int(round(term_years * 12)), flag, label)
 
@@ -439,7 +443,9 @@ class _Parser:
             kind = _SETTABLE[field_name]
             if field_name in ("tension", "risk"):
                 if dim:
-                    raise table.fail("set", f"{field_name} has no dimension; expected {field_name!r}")
+                    raise table.fail(
+                        "set", f"{field_name} has no dimension; expected {field_name!r}"
+                    )
                 high = 1e6 if field_name == "tension" else 1.0
                 value = table.number("value", 0.0, high)
                 b = 0
@@ -447,8 +453,9 @@ class _Parser:
                 names = self.resources if field_name in ("needs", "supply") else self.norms
                 if dim not in names:
                     raise table.fail(
-                        "set", f"unknown {field_name} dimension {dim!r}; expected one of "
-                        + ", ".join(f"{field_name}.{x}" for x in names)
+                        "set",
+                        f"unknown {field_name} dimension {dim!r}; expected one of "
+                        + ", ".join(f"{field_name}.{x}" for x in names),
                     )
                 value = table.number("value", 0.0, 1.0)
                 b = names.index(dim)
@@ -458,7 +465,9 @@ class _Parser:
             i = self.state(table, "state")
             norm = table.get("act", str)
             if norm not in self.norms:
-                raise table.fail("act", f"unknown norm {norm!r}; expected one of {', '.join(self.norms)}")
+                raise table.fail(
+                    "act", f"unknown norm {norm!r}; expected one of {', '.join(self.norms)}"
+                )
             intensity = table.number("intensity", 1.0, 1000.0, default=-1.0)
             months = table.integer("months", 1, 10_000, default=1)
             table.done()
@@ -530,7 +539,9 @@ def parse_scenario(data: dict[str, Any], *, text: str, source: str) -> Scenario:
     g_table = _Table(top.get("implicates", dict, default={}), source, "implicates")
     for resource in g_table.data:
         if resource not in resources:
-            raise g_table.fail(resource, f"unknown resource; expected one of {', '.join(resources)}")
+            raise g_table.fail(
+                resource, f"unknown resource; expected one of {', '.join(resources)}"
+            )
         implicates[resources.index(resource)] = g_table.vector(resource, norms, "norm", 0.0)
     g_table.done()
 
@@ -545,11 +556,15 @@ def parse_scenario(data: dict[str, Any], *, text: str, source: str) -> Scenario:
             raise table.fail("name", f"duplicate state name {state_name!r}")
         names.append(state_name)
     names_t = tuple(names)
-    states = tuple(_state(entry, n, source, norms, resources, names_t) for n, entry in enumerate(raw_states))
+    states = tuple(
+        _state(entry, n, source, norms, resources, names_t) for n, entry in enumerate(raw_states)
+    )
     for s in states:
         for r in s.rivals:
             if r == s.name:
-                raise ScenarioError(f"{source}: states[{names.index(s.name)}].rivals: a state is not its own rival")
+                raise ScenarioError(
+                    f"{source}: states[{names.index(s.name)}].rivals: a state is not its own rival"
+                )
 
     parser = _Parser(source, norms, resources, names_t, start)
     events: list[EventRow] = []
@@ -566,7 +581,9 @@ def parse_scenario(data: dict[str, Any], *, text: str, source: str) -> Scenario:
     events += parser.events(top.get("events", list, default=[]))
     rivals = {(a.name, b) for a in states for b in a.rivals}
     for row in events:
-        if row.kind == EV_START and (names_t[row.a], names_t[row.b]) in rivals | {(b, a) for a, b in rivals}:
+        if row.kind == EV_START and (names_t[row.a], names_t[row.b]) in rivals | {
+            (b, a) for a, b in rivals
+        }:
             raise ScenarioError(
                 f"{source}: {row.label}: {names_t[row.a]} and {names_t[row.b]} are rivals; "
                 "rivals never partner"
@@ -597,7 +614,9 @@ def parse_scenario(data: dict[str, Any], *, text: str, source: str) -> Scenario:
         active_through = table.month("active_through", default=None)
         table.done()
         history.append(
-            HistoricalRecord((members[0], members[1]), functional, formal, note, formed, active_through)
+            HistoricalRecord(
+                (members[0], members[1]), functional, formal, note, formed, active_through
+            )
         )
 
     top.done()
@@ -626,7 +645,7 @@ def _identifiers(top: _Table, key: str) -> tuple[str, ...]:
         raise top.fail(key, "expected at least one name")
     for v in values:
         if not isinstance(v, str) or not _IDENTIFIER.match(v):
-            raise top.fail(key, f"expected lower-case names like \"non_proliferation\", got {v!r}")
+            raise top.fail(key, f'expected lower-case names like "non_proliferation", got {v!r}')
     if len(set(values)) != len(values):
         raise top.fail(key, "duplicate name")
     return tuple(values)
@@ -701,7 +720,9 @@ def build_world(scenario: Scenario) -> tuple[WorldArrays, EventTable]:
         tension_baseline=np.array([s.tension for s in states]),
         risk=np.array([s.risk for s in states]),
         rivals=rivals,
-        implicates=np.array(scenario.implicates, dtype=np.float64).reshape(len(scenario.resources), k),
+        implicates=np.array(scenario.implicates, dtype=np.float64).reshape(
+            len(scenario.resources), k
+        ),
         acts=np.zeros((n, k)),
         recent_conduct=np.array([s.conduct for s in states]),  # x̄ starts at the propensity
         contradiction=np.zeros((n, k)),
@@ -717,8 +738,9 @@ def build_world(scenario: Scenario) -> tuple[WorldArrays, EventTable]:
     )
     intensity = scenario.parameters.intensity
     rows = [
-        r.as_tuple() if not (r.kind == EV_ACT and r.value < 0) else
-        dataclasses.replace(r, value=intensity).as_tuple()
+        r.as_tuple()
+        if not (r.kind == EV_ACT and r.value < 0)
+        else dataclasses.replace(r, value=intensity).as_tuple()
         for r in scenario.events
     ]
     return world, EventTable.from_rows(rows)

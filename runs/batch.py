@@ -29,8 +29,8 @@ from tqdm import tqdm
 
 from runs.engine import (
     ChunkResult,
-    SeriesSums,
     SerialEngine,
+    SeriesSums,
     plan_chunks,
     series_columns,
 )
@@ -96,7 +96,9 @@ def read_plan(out: Path) -> dict:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise OutputError(f"{out}: not a batch results folder (no {PLAN_FILE}); nothing to resume") from None
+        raise OutputError(
+            f"{out}: not a batch results folder (no {PLAN_FILE}); nothing to resume"
+        ) from None
     except (OSError, json.JSONDecodeError) as exc:
         raise OutputError(f"{path}: unreadable batch plan ({exc})") from None
 
@@ -161,8 +163,13 @@ def run_batch(
     pending = [c for c in chunks if c[0] not in done]
     already = sum(stop - first for c, first, stop in chunks if c in done)
     with tqdm(
-        total=experiment.n_runs, initial=already, unit="run", disable=not progress,
-        desc="runs", smoothing=0.1, dynamic_ncols=True,
+        total=experiment.n_runs,
+        initial=already,
+        unit="run",
+        disable=not progress,
+        desc="runs",
+        smoothing=0.1,
+        dynamic_ncols=True,
     ) as bar:
         try:
             for result in engine.map(experiment, pending):
@@ -192,9 +199,15 @@ def assemble(experiment: Experiment, out: Path, chunks, *, parquet: bool = False
     if experiment.per_state:
         states = _reduce_series(experiment, out, chunks, "states")
         atomic_write_bytes(out / "states.csv", csv_bytes(states))
-    runs = pd.read_csv(out / "runs.csv", dtype={"seed": np.uint64, "error": str}, keep_default_na=False)
-    spells = pd.read_csv(out / "spells.csv", dtype={"seed": np.uint64}, keep_default_na=False,
-                         na_values={"initial_strength": [""], "kappa": [""]})
+    runs = pd.read_csv(
+        out / "runs.csv", dtype={"seed": np.uint64, "error": str}, keep_default_na=False
+    )
+    spells = pd.read_csv(
+        out / "spells.csv",
+        dtype={"seed": np.uint64},
+        keep_default_na=False,
+        na_values={"initial_strength": [""], "kappa": [""]},
+    )
     if parquet:
         runs.to_parquet(out / "runs.parquet", index=False)
         spells.to_parquet(out / "spells.parquet", index=False)
@@ -277,8 +290,9 @@ def series_table(experiment: Experiment, sums: dict[int, SeriesSums], kind: str)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def run_experiment(experiment: Experiment, *, engine=None, chunk_size: int | None = None,
-                   progress: bool = False) -> BatchResult:
+def run_experiment(
+    experiment: Experiment, *, engine=None, chunk_size: int | None = None, progress: bool = False
+) -> BatchResult:
     """The same work as :func:`run_batch`, in memory (no files), in run order."""
     engine = engine or SerialEngine()
     chunk_size = chunk_size or default_chunk_size(experiment.n_runs)

@@ -43,8 +43,21 @@ def _lhs(items: tuple[str, ...]) -> dict[str, list[float]]:
     return lhs
 
 
-def experiment_from_arguments(sweep_file, scenario, replicates, steps, seed, grid, lhs, samples,
-                              sets, events, series, per_state, twins):
+def experiment_from_arguments(
+    sweep_file,
+    scenario,
+    replicates,
+    steps,
+    seed,
+    grid,
+    lhs,
+    samples,
+    sets,
+    events,
+    series,
+    per_state,
+    twins,
+):
     """Merge a sweep file (if any) with the command-line flags (flags win) and validate."""
     from runs.experiment import Experiment, parse_sweep_file, sweep_from_dict
 
@@ -72,8 +85,14 @@ def experiment_from_arguments(sweep_file, scenario, replicates, steps, seed, gri
     sweep = sweep_from_dict(data, str(where), base.text)
     spec = build_scenario(sweep.scenario, (), tuple(sweep.events), (), sweep.steps)
     return Experiment(
-        scenario=spec, points=sweep.points(), replicates=sweep.replicates, steps=sweep.steps,
-        master_seed=sweep.master_seed, twins=twins, series=series, per_state=per_state,
+        scenario=spec,
+        points=sweep.points(),
+        replicates=sweep.replicates,
+        steps=sweep.steps,
+        master_seed=sweep.master_seed,
+        twins=twins,
+        series=series,
+        per_state=per_state,
         sweep_text=base.text or _describe(data),
     )
 
@@ -95,41 +114,127 @@ def experiment_from_plan(out: Path):
         plan["scenario_text"], tuple(plan["overlays"]), source=f"{out}/batch.json"
     )
     return Experiment(
-        scenario=spec, points=tuple(plan["points"]), replicates=plan["replicates"],
-        steps=plan["steps"], master_seed=plan["master_seed"], twins=plan["twins"],
-        series=plan["series"], per_state=plan["per_state"], sweep_text=plan["sweep_text"],
+        scenario=spec,
+        points=tuple(plan["points"]),
+        replicates=plan["replicates"],
+        steps=plan["steps"],
+        master_seed=plan["master_seed"],
+        twins=plan["twins"],
+        series=plan["series"],
+        per_state=plan["per_state"],
+        sweep_text=plan["sweep_text"],
         frozen_states=tuple(plan.get("frozen_states", ())),
     )
 
 
 @click.command()
 @click.argument("sweep_file", required=False, type=click.Path(dir_okay=False))
-@click.option("--scenario", help="Scenario name or TOML path [default: the sweep file's, else russia-dprk-2023].")
-@click.option("--replicates", type=click.IntRange(min=1), help="Runs per sweep point [default: 10].")
-@click.option("--steps", type=click.IntRange(min=1), help="Months per run [default: the scenario's horizon].")
-@click.option("--seed", type=click.IntRange(min=0), help="Master seed; run seeds are its SeedSequence children [default: 0].")
-@click.option("--grid", multiple=True, metavar="NAME=V1,V2,...", help="Full-factorial values of a parameter (repeatable).")
-@click.option("--lhs", multiple=True, metavar="NAME=LOW:HIGH", help="Latin-hypercube range of a parameter (repeatable).")
+@click.option(
+    "--scenario",
+    help="Scenario name or TOML path [default: the sweep file's, else russia-dprk-2023].",
+)
+@click.option(
+    "--replicates", type=click.IntRange(min=1), help="Runs per sweep point [default: 10]."
+)
+@click.option(
+    "--steps", type=click.IntRange(min=1), help="Months per run [default: the scenario's horizon]."
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    help="Master seed; run seeds are its SeedSequence children [default: 0].",
+)
+@click.option(
+    "--grid",
+    multiple=True,
+    metavar="NAME=V1,V2,...",
+    help="Full-factorial values of a parameter (repeatable).",
+)
+@click.option(
+    "--lhs",
+    multiple=True,
+    metavar="NAME=LOW:HIGH",
+    help="Latin-hypercube range of a parameter (repeatable).",
+)
 @click.option("--samples", type=click.IntRange(min=1), help="Latin-hypercube samples.")
 @set_option
 @event_option
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Results folder [default: results/batch-SCENARIO-seedSEED].")
-@click.option("--resume", type=click.Path(file_okay=False, exists=True, path_type=Path),
-              help="Finish an interrupted batch in this folder (all other options come from its batch.json).")
-@click.option("--engine", type=click.Choice(["local", "serial", "dask"]), default="local", show_default=True,
-              help="local: worker processes here; dask: a LocalCluster, or --scheduler's cluster.")
-@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True, help="Worker processes (local or LocalCluster).")
-@click.option("--scheduler", metavar="tcp://HOST:PORT", help="Join an existing Dask cluster (implies --engine dask).")
-@click.option("--chunk-size", type=click.IntRange(min=1), help="Runs per task [default: n_runs/16, at most 500].")
-@click.option("--series", type=click.Choice(["point", "run", "none"]), default="point", show_default=True,
-              help="timeseries.csv: mean/sd per sweep point and month; run: also every run's series (run_series.csv).")
-@click.option("--per-state", is_flag=True, help="Also states.csv: mean/sd credibility and tension per point, month and state.")
-@click.option("--twins", is_flag=True, help="Pair every run with its credibility-frozen twin (pivotality).")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Results folder [default: results/batch-SCENARIO-seedSEED].",
+)
+@click.option(
+    "--resume",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="Finish an interrupted batch in this folder (all other options come from its batch.json).",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "serial", "dask"]),
+    default="local",
+    show_default=True,
+    help="local: worker processes here; dask: a LocalCluster, or --scheduler's cluster.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="Worker processes (local or LocalCluster).",
+)
+@click.option(
+    "--scheduler",
+    metavar="tcp://HOST:PORT",
+    help="Join an existing Dask cluster (implies --engine dask).",
+)
+@click.option(
+    "--chunk-size",
+    type=click.IntRange(min=1),
+    help="Runs per task [default: n_runs/16, at most 500].",
+)
+@click.option(
+    "--series",
+    type=click.Choice(["point", "run", "none"]),
+    default="point",
+    show_default=True,
+    help="point: timeseries.csv holds mean/sd per sweep point and month; "
+    "run: every run's series instead (run_series.csv); none: neither.",
+)
+@click.option(
+    "--per-state",
+    is_flag=True,
+    help="Also states.csv: mean/sd credibility and tension per point, month and state.",
+)
+@click.option(
+    "--twins", is_flag=True, help="Pair every run with its credibility-frozen twin (pivotality)."
+)
 @click.option("--parquet", is_flag=True, help="Also write Parquet copies of the tables.")
 @click.option("--quiet", is_flag=True, help="No progress bar or summary.")
 @user_errors
-def batch(sweep_file, scenario, replicates, steps, seed, grid, lhs, samples, sets, events, out,
-          resume, engine, workers, scheduler, chunk_size, series, per_state, twins, parquet, quiet):
+def batch(
+    sweep_file,
+    scenario,
+    replicates,
+    steps,
+    seed,
+    grid,
+    lhs,
+    samples,
+    sets,
+    events,
+    out,
+    resume,
+    engine,
+    workers,
+    scheduler,
+    chunk_size,
+    series,
+    per_state,
+    twins,
+    parquet,
+    quiet,
+):
     """Run sweeps × replicates and write lifelines-ready survival records.
 
     SWEEP_FILE is an optional TOML file ([batch], [parameters], [grid], [lhs]; see docs/batch.md);
@@ -144,20 +249,40 @@ def batch(sweep_file, scenario, replicates, steps, seed, grid, lhs, samples, set
         out = resume
     else:
         experiment = experiment_from_arguments(
-            sweep_file, scenario, replicates, steps, seed, grid, lhs, samples, sets, events,
-            series, per_state, twins,
+            sweep_file,
+            scenario,
+            replicates,
+            steps,
+            seed,
+            grid,
+            lhs,
+            samples,
+            sets,
+            events,
+            series,
+            per_state,
+            twins,
         )
-        out = out or Path("results") / f"batch-{experiment.scenario.name}-seed{experiment.master_seed}"
+        out = (
+            out
+            or Path("results") / f"batch-{experiment.scenario.name}-seed{experiment.master_seed}"
+        )
     runner = make_engine(engine, workers, scheduler)
     try:
         result = run_batch(
-            experiment, out, engine=runner, chunk_size=chunk_size, resume=bool(resume),
-            progress=not quiet, parquet=parquet,
+            experiment,
+            out,
+            engine=runner,
+            chunk_size=chunk_size,
+            resume=bool(resume),
+            progress=not quiet,
+            parquet=parquet,
         )
     except KeyboardInterrupt:
         click.echo(
             f"alliance: interrupted; finished chunks are kept in {out}/chunks. "
-            f"Resume with: alliance batch --resume {out}", err=True,
+            f"Resume with: alliance batch --resume {out}",
+            err=True,
         )
         sys.exit(130)
     finally:
@@ -167,7 +292,8 @@ def batch(sweep_file, scenario, replicates, steps, seed, grid, lhs, samples, set
         spells = result.spells
         failed = int((runs["status"] != "ok").sum())
         click.echo(
-            f"{len(runs)} runs ({len(experiment.points)} points x {experiment.replicates} replicates), "
+            f"{len(runs)} runs ({len(experiment.points)} points x "
+            f"{experiment.replicates} replicates), "
             f"{failed} failed; {len(spells)} spells, {int(spells['event'].sum())} ended, "
             f"{int((spells['event'] == 0).sum())} censored."
         )

@@ -12,20 +12,39 @@ from runs.output import OutputError
 
 @click.command()
 @scenario_option
-@click.option("--pair", metavar="A,B", help="Focus on the spells of this pair, e.g. Russia,DPRK [default: all spells].")
+@click.option(
+    "--pair",
+    metavar="A,B",
+    help="Focus on the spells of this pair, e.g. Russia,DPRK [default: all spells].",
+)
 @click.option("--replicates", type=click.IntRange(min=1), default=200, show_default=True)
-@click.option("--steps", type=click.IntRange(min=1), help="Months per run [default: the scenario's horizon].")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Master seed.")
-@click.option("--by-state/--no-by-state", default=True, show_default=True,
-              help="Also freeze one state at a time (the pair's members, or every state) to see whose credibility carries the effect.")
+@click.option(
+    "--steps", type=click.IntRange(min=1), help="Months per run [default: the scenario's horizon]."
+)
+@click.option(
+    "--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Master seed."
+)
+@click.option(
+    "--by-state/--no-by-state",
+    default=True,
+    show_default=True,
+    help="Also freeze one state at a time (the pair's members, or every state) "
+    "to see whose credibility carries the effect.",
+)
 @set_option
 @event_option
 @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
-              help="Folder for pivotality.csv, spells.csv and the survival figure [default: results/pivotality-SCENARIO].")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for pivotality.csv, spells.csv and the survival figure "
+    "[default: results/pivotality-SCENARIO].",
+)
 @click.option("--quiet", is_flag=True)
 @user_errors
-def pivotality(scenario, pair, replicates, steps, seed, by_state, sets, events, workers, out, quiet):
+def pivotality(
+    scenario, pair, replicates, steps, seed, by_state, sets, events, workers, out, quiet
+):
     """Share of partnership ends that are credibility-pivotal, against the noise floor.
 
     Each run is paired with its credibility-frozen twin (same seed, same random draws). An end is
@@ -57,10 +76,17 @@ def pivotality(scenario, pair, replicates, steps, seed, by_state, sets, events, 
 
     def measure(frozen: tuple[str, ...]):
         experiment = Experiment(
-            scenario=spec, replicates=replicates, steps=steps, master_seed=seed, twins=True,
-            series="none", frozen_states=frozen,
+            scenario=spec,
+            replicates=replicates,
+            steps=steps,
+            master_seed=seed,
+            twins=True,
+            series="none",
+            frozen_states=frozen,
         )
-        return select_pair(run_experiment(experiment, engine=engine, progress=not quiet).spells, focus)
+        return select_pair(
+            run_experiment(experiment, engine=engine, progress=not quiet).spells, focus
+        )
 
     spells = measure(())
     rows = [pivotality_summary(spells, "all states")]
@@ -76,7 +102,10 @@ def pivotality(scenario, pair, replicates, steps, seed, by_state, sets, events, 
         click.echo(f"{spec.title}; {replicates} runs x 2 (factual and credibility-frozen twin)")
         if focus:
             click.echo(f"Spells of {focus[0]}–{focus[1]}")
-        click.echo(f"{'credibility frozen':<22} {'ends':>5}  {'pivotal (95% CI)':<22} {'noise floor (95% CI)':<22} twin ends")
+        click.echo(
+            f"{'credibility frozen':<22} {'ends':>5}  {'pivotal (95% CI)':<22} "
+            f"{'noise floor (95% CI)':<22} twin ends"
+        )
         for r in rows:
             click.echo(
                 f"{r['frozen']:<22} {r['ended_with_twin']:>5}  "

@@ -104,7 +104,10 @@ def execute_chunk(experiment: Experiment, chunk: Chunk) -> ChunkResult:
             point, template = entry
             values = tuple(point.parameters.to_array())
             result = simulate_arrays(
-                point, run_seed_for(seed), steps, template=template,
+                point,
+                run_seed_for(seed),
+                steps,
+                template=template,
                 record_states=experiment.per_state,
             )
             arrays = spell_arrays(result.spells, steps)
@@ -127,7 +130,9 @@ def execute_chunk(experiment: Experiment, chunk: Chunk) -> ChunkResult:
                 run_series.append(frame)
             if experiment.per_state:
                 rec = result.records
-                stacked = np.concatenate([rec.state_credibility, rec.state_tension[:, :, None]], axis=2)
+                stacked = np.concatenate(
+                    [rec.state_credibility, rec.state_tension[:, :, None]], axis=2
+                )
                 _accumulate(states, point_id, stacked)
             run_rows.append((run_id, point_id, replicate, seed, "ok", "", *values))
         except Exception as exc:  # noqa: BLE001 - a failing run is data, not a crash
@@ -171,8 +176,18 @@ def _accumulate(target: dict[int, SeriesSums], point_id: int, values: np.ndarray
 
 def _empty_spell_arrays() -> dict[str, np.ndarray]:
     keys = (
-        "spell", "member_a", "member_b", "term_months", "start_step", "functional_end_step",
-        "formal_end_step", "duration", "event", "functional_duration", "functional_event", "cause",
+        "spell",
+        "member_a",
+        "member_b",
+        "term_months",
+        "start_step",
+        "functional_end_step",
+        "formal_end_step",
+        "duration",
+        "event",
+        "functional_duration",
+        "functional_event",
+        "cause",
         "binding",
     )
     out = {k: np.zeros(0, np.int64) for k in keys}
@@ -277,8 +292,11 @@ class DaskEngine:
             self.client = Client(scheduler, timeout="30s")
         else:
             self.cluster = LocalCluster(
-                n_workers=max(1, int(workers)), threads_per_worker=1, processes=True,
-                dashboard_address=None, host="127.0.0.1",
+                n_workers=max(1, int(workers)),
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                host="127.0.0.1",
                 env={"NUMBA_CACHE_DIR": os.environ.get("NUMBA_CACHE_DIR", "")},
             )
             self.client = Client(self.cluster)

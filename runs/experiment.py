@@ -46,11 +46,14 @@ class Experiment:
         if self.replicates < 1:
             raise ParameterError(f"replicates={self.replicates}: expected at least 1")
         if self.series not in SERIES_MODES:
-            raise ParameterError(f"series={self.series!r}: expected one of {', '.join(SERIES_MODES)}")
+            raise ParameterError(
+                f"series={self.series!r}: expected one of {', '.join(SERIES_MODES)}"
+            )
         for name in self.frozen_states:
             if name not in self.scenario.state_names:
                 raise ScenarioError(
-                    f"{self.scenario.source}: frozen state {name!r} is not in the scenario; expected "
+                    f"{self.scenario.source}: frozen state {name!r} is not in the scenario; "
+                    "expected "
                     f"one of {', '.join(self.scenario.state_names)}"
                 )
         names = set(Parameters.names())
@@ -58,7 +61,8 @@ class Experiment:
             unknown = sorted(set(point) - names)
             if unknown:
                 raise ParameterError(
-                    f"point {n}: unknown parameter {unknown[0]!r}; expected one of {', '.join(sorted(names))}"
+                    f"point {n}: unknown parameter {unknown[0]!r}; "
+                    f"expected one of {', '.join(sorted(names))}"
                 )
 
     @property
@@ -102,9 +106,13 @@ class SweepSpec:
     text: str = ""
 
     def points(self) -> tuple[dict[str, float], ...]:
-        """Full factorial over ``grid`` × Latin-hypercube samples over ``lhs`` (each with ``fixed``)."""
+        """Full factorial over ``grid`` × Latin-hypercube samples over ``lhs``, each with
+        ``fixed``."""
         names = list(self.grid)
-        grid_points = [dict(zip(names, values, strict=True)) for values in itertools.product(*self.grid.values())]
+        grid_points = [
+            dict(zip(names, values, strict=True))
+            for values in itertools.product(*self.grid.values())
+        ]
         lhs_points: list[dict[str, float]] = [{}]
         if self.lhs:
             from scipy.stats import qmc
@@ -145,7 +153,11 @@ def sweep_from_dict(data: dict[str, Any], where: str, text: str = "") -> SweepSp
         raise fail("batch", "expected a table")
     spec = SweepSpec(text=text)
     kinds = {
-        "scenario": str, "replicates": int, "steps": int, "master_seed": int, "events": list,
+        "scenario": str,
+        "replicates": int,
+        "steps": int,
+        "master_seed": int,
+        "events": list,
         "samples": int,
     }
     for key, value in batch.items():
@@ -177,7 +189,9 @@ def sweep_from_dict(data: dict[str, Any], where: str, text: str = "") -> SweepSp
 
     def check_name(table: str, name: str) -> None:
         if name not in names:
-            raise fail(f"{table}.{name}", f"unknown parameter; expected one of: {', '.join(sorted(names))}")
+            raise fail(
+                f"{table}.{name}", f"unknown parameter; expected one of: {', '.join(sorted(names))}"
+            )
 
     for name, value in data.get("parameters", {}).items():
         check_name("parameters", name)
@@ -186,15 +200,18 @@ def sweep_from_dict(data: dict[str, Any], where: str, text: str = "") -> SweepSp
         spec.fixed[name] = float(value)
     for name, values in data.get("grid", {}).items():
         check_name("grid", name)
-        if not isinstance(values, list) or not values or not all(
-            isinstance(v, int | float) and not isinstance(v, bool) for v in values
+        if (
+            not isinstance(values, list)
+            or not values
+            or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
         ):
             raise fail(f"grid.{name}", f"expected a non-empty list of numbers, got {values!r}")
         spec.grid[name] = [float(v) for v in values]
     for name, bounds in data.get("lhs", {}).items():
         check_name("lhs", name)
         if (
-            not isinstance(bounds, list) or len(bounds) != 2
+            not isinstance(bounds, list)
+            or len(bounds) != 2
             or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in bounds)
             or not bounds[0] < bounds[1]
         ):
@@ -211,5 +228,8 @@ def sweep_from_dict(data: dict[str, Any], where: str, text: str = "") -> SweepSp
     for table, name, value in values:
         low, high = limits[name]["low"], limits[name]["high"]
         if not low <= value <= high:
-            raise fail(f"{table}.{name}", f"{value!r} is out of range; expected a number in [{low}, {high}]")
+            raise fail(
+                f"{table}.{name}",
+                f"{value!r} is out of range; expected a number in [{low}, {high}]",
+            )
     return spec

@@ -16,7 +16,16 @@ from typing import Any
 import pandas as pd
 
 FORMAT_VERSION = 1
-_DEPENDENCIES = ("mesa", "numba", "numpy", "pandas", "networkx", "lifelines", "salib", "distributed")
+_DEPENDENCIES = (
+    "mesa",
+    "numba",
+    "numpy",
+    "pandas",
+    "networkx",
+    "lifelines",
+    "salib",
+    "distributed",
+)
 
 
 class OutputError(OSError):
@@ -87,7 +96,10 @@ def git_revision() -> str | None:
     try:
         result = subprocess.run(
             ["git", "-C", str(root), "rev-parse", "HEAD"],
-            capture_output=True, text=True, timeout=5, check=False,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
         )
     except (OSError, subprocess.SubprocessError):
         return None

@@ -31,7 +31,11 @@ class RunResult:
 
 
 def run_single(
-    scenario: Scenario, *, seed: int = 0, steps: int | None = None, out: Path | None = None,
+    scenario: Scenario,
+    *,
+    seed: int = 0,
+    steps: int | None = None,
+    out: Path | None = None,
     twins: bool = False,
 ) -> RunResult:
     """Run ``scenario`` once with ``seed`` (whole-run fast path); write files when ``out`` is set.
@@ -47,7 +51,9 @@ def run_single(
     model.simulate()
     spells = model.spells_frame(run_id=0, seed=seed)
     if twins:
-        twin = AllianceModel(scenario=scenario, steps=steps, rng=seed, frozen=True, record_states=False)
+        twin = AllianceModel(
+            scenario=scenario, steps=steps, rng=seed, frozen=True, record_states=False
+        )
         twin.simulate()
         columns = match_twins(
             spell_arrays(model.spells, model.steps_done), spell_arrays(twin.spells, twin.steps_done)

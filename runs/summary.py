@@ -18,7 +18,9 @@ def summarize_run(result: RunResult, max_spells: int = 12) -> str:
     ]
     if len(spells):
         lines.append("")
-        lines.append(f"{'partnership':<34} {'kind':<6} {'start':<8} {'hollow':<8} {'ended':<8} cause")
+        lines.append(
+            f"{'partnership':<34} {'kind':<6} {'start':<8} {'hollow':<8} {'ended':<8} cause"
+        )
         for row in spells.head(max_spells).itertuples():
             pair = f"{row.state_a} – {row.state_b}"
             lines.append(
@@ -38,7 +40,8 @@ def summarize_run(result: RunResult, max_spells: int = 12) -> str:
         for (state, column), _ in drops.items():
             norm = column.removeprefix("credibility_")
             lines.append(
-                f"  {state:<16} {norm:<20} {first.loc[state, column]:.2f} -> {final.loc[state, column]:.2f}"
+                f"  {state:<16} {norm:<20} "
+                f"{first.loc[state, column]:.2f} -> {final.loc[state, column]:.2f}"
             )
     if result.out is not None:
         lines.append("")

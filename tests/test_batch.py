@@ -55,8 +55,11 @@ def test_a_run_can_be_repeated_alone_from_its_row(tmp_path: Path) -> None:
     experiment = small_experiment(points=({"alpha": 0.0},), replicates=3)
     result = run_batch(experiment, tmp_path / "b", progress=False)
     row = result.runs.iloc[2]
-    model = AllianceModel(scenario=experiment.scenario.with_parameters(alpha=0.0),
-                          rng=int(row["seed"]), record_states=False)
+    model = AllianceModel(
+        scenario=experiment.scenario.with_parameters(alpha=0.0),
+        rng=int(row["seed"]),
+        record_states=False,
+    )
     model.simulate()
     alone = model.spells_frame(run_id=int(row["run_id"]), seed=int(row["seed"]))
     from_batch = result.spells[result.spells["run_id"] == row["run_id"]].drop(columns="point_id")
@@ -84,7 +87,9 @@ def _batch_command(out: Path) -> list[str]:
 
 def test_kill_9_then_resume_gives_the_uninterrupted_bytes(tmp_path: Path) -> None:
     env = {**os.environ}
-    full = subprocess.run(_batch_command(tmp_path / "full"), env=env, capture_output=True, text=True)
+    full = subprocess.run(
+        _batch_command(tmp_path / "full"), env=env, capture_output=True, text=True
+    )
     assert full.returncode == 0, full.stderr
     killed = tmp_path / "killed"
     process = subprocess.Popen(_batch_command(killed), env=env, stderr=subprocess.PIPE)
@@ -109,7 +114,7 @@ def test_kill_9_then_resume_gives_the_uninterrupted_bytes(tmp_path: Path) -> Non
         ("[grid]\nalphaa = [0.1]\n", "grid.alphaa: unknown parameter"),
         ("[grid]\nalpha = [0.1, 99.0]\n", "grid.alpha: 99.0 is out of range"),
         ("[batch]\nreplicates = 0\n", "batch.replicates: expected at least 1"),
-        ("[batch]\nreplicates = \"many\"\n", "batch.replicates: expected int"),
+        ('[batch]\nreplicates = "many"\n', "batch.replicates: expected int"),
         ("[lhs]\nrho = [0.5, 0.1]\n", "lhs.rho: expected [low, high] with low < high"),
         ("[batch\n", "not valid TOML"),
         ("[extra]\n", "extra: unknown table"),

@@ -13,8 +13,10 @@ from model.parameters import Parameters
 from model.scenario import build_world, load_scenario
 
 # The prototype's ATOP-fit column of MODEL.md §3: a world where spells end within a few years.
-ATOP = dict(alpha=0.023, beta=0.0089, upkeep=0.12, gamma=0.44, w_init=0.33, w_func=0.31,
-            kappa_pact=2.7, rho=0.18, u_form=0.045, h_exo=0.0019, sigma=0.128, sigma_tension=0.19)  # fmt: skip
+ATOP = dict(
+    alpha=0.023, beta=0.0089, upkeep=0.12, gamma=0.44, w_init=0.33, w_func=0.31, kappa_pact=2.7,
+    rho=0.18, u_form=0.045, h_exo=0.0019, sigma=0.128, sigma_tension=0.19,
+)  # fmt: skip
 WORLD = "synthetic:n_states=12,steps=240,world_seed=4"
 
 

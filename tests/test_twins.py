@@ -24,15 +24,18 @@ def pair(spells, a, b):
 def test_the_factual_run_of_a_twin_pair_is_the_run_without_twins() -> None:
     spec = RD_WAR_ENDS.with_parameters(h_exo=0.002)
     plain = run_experiment(Experiment(scenario=spec, replicates=8, steps=240, master_seed=2))
-    twinned = run_experiment(Experiment(scenario=spec, replicates=8, steps=240, master_seed=2,
-                                        twins=True))
+    twinned = run_experiment(
+        Experiment(scenario=spec, replicates=8, steps=240, master_seed=2, twins=True)
+    )
     assert twinned.spells.drop(columns=list(TWIN_COLUMNS)).equals(plain.spells)
     assert twinned.timeseries.equals(plain.timeseries)
 
 
 def test_with_alpha_zero_the_twin_is_the_factual_run() -> None:
     spec = RD_WAR_ENDS.with_parameters(alpha=0.0)
-    spells = run_experiment(Experiment(scenario=spec, replicates=8, master_seed=3, twins=True)).spells
+    spells = run_experiment(
+        Experiment(scenario=spec, replicates=8, master_seed=3, twins=True)
+    ).spells
     assert (spells["twin_duration"] == spells["duration"]).all()
     assert (spells["twin_event"] == spells["event"]).all()
     assert spells["pivotal"].fillna(0).sum() == 0
@@ -41,7 +44,9 @@ def test_with_alpha_zero_the_twin_is_the_factual_run() -> None:
 def test_without_contradictions_no_end_is_pivotal_and_the_twin_is_the_run() -> None:
     # The control upholds every principle: H = 0, so credibility stays 1 with or without freezing.
     spec = load_scenario("consistent-control").with_parameters(h_exo=0.01)
-    spells = run_experiment(Experiment(scenario=spec, replicates=10, master_seed=4, twins=True)).spells
+    spells = run_experiment(
+        Experiment(scenario=spec, replicates=10, master_seed=4, twins=True)
+    ).spells
     assert spells["event"].sum() > 0  # exogenous ends happen, so the check below can fail
     assert (spells["twin_duration"] == spells["duration"]).all()
     ended = spells[spells["event"] == 1]
@@ -53,7 +58,9 @@ def test_the_control_does_not_split_where_russia_dprk_mostly_does() -> None:
     # (the reference form gives about 0.6-0.8). The control with the same interests and the same
     # fading interest but shared, upheld principles: none may end. Margin: >= 50 vs 0 of 100.
     engine = LocalEngine(2)
-    rd = run_experiment(Experiment(scenario=RD_WAR_ENDS, replicates=100, master_seed=5), engine=engine)
+    rd = run_experiment(
+        Experiment(scenario=RD_WAR_ENDS, replicates=100, master_seed=5), engine=engine
+    )
     control = run_experiment(
         Experiment(scenario=load_scenario("consistent-control"), replicates=100, master_seed=5),
         engine=engine,
@@ -66,7 +73,9 @@ def test_the_control_does_not_split_where_russia_dprk_mostly_does() -> None:
 
 
 def test_russia_dprk_ends_are_credibility_pivotal_above_the_noise_floor() -> None:
-    spells = run_experiment(Experiment(scenario=RD_WAR_ENDS, replicates=60, master_seed=6, twins=True)).spells
+    spells = run_experiment(
+        Experiment(scenario=RD_WAR_ENDS, replicates=60, master_seed=6, twins=True)
+    ).spells
     ended = pair(spells, "Russia", "DPRK").query("event == 1")
     assert len(ended) >= 20
     assert ended["pivotal"].mean() > ended["reverse"].mean() + 0.3
@@ -80,7 +89,9 @@ def test_freezing_one_state_freezes_only_its_credibility() -> None:
     model.simulate()
     dprk = RD_WAR_ENDS.state_names.index("DPRK")
     russia = RD_WAR_ENDS.state_names.index("Russia")
-    assert np.array_equal(model.records.state_credibility[:, dprk], np.broadcast_to(start[dprk], (120, 3)))
+    assert np.array_equal(
+        model.records.state_credibility[:, dprk], np.broadcast_to(start[dprk], (120, 3))
+    )
     assert model.records.state_credibility[-1, russia].min() < 0.9  # the others still move
 
 
