@@ -140,8 +140,12 @@ def run(scenario, seed, steps, out, sets, events, overlays, quiet) -> None:
 
 # Commands defined in their own modules (each keeps its heavy imports inside the function).
 from runs.cli_validate import validate  # noqa: E402
+from runs.cli_analysis import analyze, calibrate, sensitivity  # noqa: E402
 
 main.add_command(validate)
+main.add_command(analyze)
+main.add_command(calibrate)
+main.add_command(sensitivity)
 
 
 if __name__ == "__main__":  # pragma: no cover
