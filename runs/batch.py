@@ -47,6 +47,9 @@ from runs.output import (
     versions,
 )
 
+# No tqdm monitor thread: the local engine forks its workers only from a single-threaded process.
+tqdm.monitor_interval = 0
+
 PLAN_FILE = "batch.json"
 CHUNK_DIR = "chunks"
 

@@ -5,9 +5,9 @@ whole-run kernel (model/simulation.py), no Mesa objects, results as one table pe
 engines only decide *where* chunks run:
 
 * :class:`SerialEngine` — in this process;
-* :class:`LocalEngine` — worker processes on this machine (forked from a server process that has
-  imported the engine, after the kernel is compiled into the numba cache); a worker that dies has
-  its chunk retried in a fresh pool;
+* :class:`LocalEngine` — worker processes on this machine, forked once the kernel is compiled
+  (from a fork server when this process has other threads, see :func:`worker_context`); a worker
+  that dies has its chunk retried in a fresh pool;
 * :class:`DaskEngine` — a ``dask.distributed`` cluster: a ``LocalCluster`` it starts, or an
   existing scheduler (``tcp://HOST:PORT``); the numba cache is warmed once per worker.
 
@@ -20,6 +20,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import multiprocessing
 import os
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -232,6 +233,18 @@ def _worker_run(chunk: Chunk) -> ChunkResult:
     return execute_chunk(_WORKER_EXPERIMENT, chunk)
 
 
+def worker_context() -> multiprocessing.context.BaseContext:
+    """How to start local workers: a plain fork when this process has a single thread (fast,
+    inherits the compiled kernel, needs no ``if __name__ == "__main__"`` guard in a user's
+    script); otherwise a fork server that has loaded the kernel, since forking a process with
+    other threads (Dask's, a notebook's) can deadlock the child."""
+    if threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["runs.worker_preload"])
+    return context
+
+
 class LocalEngine:
     """Worker processes on this machine (``--workers N``)."""
 
@@ -244,13 +257,10 @@ class LocalEngine:
         if self.workers == 1:
             yield from SerialEngine().map(experiment, chunks)
             return
-        warm_kernel()  # compile (or load) once here, so the workers find the numba cache filled
+        warm_kernel()  # compile (or load) once here: forked workers inherit it
         pending = list(chunks)
         attempts = dict.fromkeys((c[0] for c in pending), 0)
-        # Workers fork from a single-threaded server that has imported the engine (not from this
-        # process, whose progress-bar or Dask threads make a plain fork unsafe).
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["runs.worker_preload"])
+        context = worker_context()
         while pending:
             with cf.ProcessPoolExecutor(
                 self.workers, mp_context=context, initializer=_worker_init, initargs=(experiment,)
