@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +137,61 @@ def run(scenario, seed, steps, out, sets, events, overlays, quiet) -> None:
     result = run_single(spec, seed=seed, steps=steps, out=out)
     if not quiet:
         click.echo(summarize_run(result))
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Fail with one line if ``host:port`` cannot be listened on (before Solara starts)."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise UserError(f"--host {host!r}: not an address to listen on ({exc.strerror})") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise UserError(
+                f"--port {port}: cannot listen on {host}:{port} ({exc.strerror}); "
+                "expected a free port, e.g. --port 8766"
+            ) from None
+
+
+@main.command()
+@scenario_option
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(1, 65535),
+              help="Port of the page.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; the default serves this machine only.")
+@user_errors
+def viz(scenario, port, host) -> None:
+    """Explore a scenario step by step in the browser (a Mesa SolaraViz page).
+
+    Prints the page's address; Ctrl+C stops the server. The page works offline.
+    """
+    from model.scenario import load_scenario
+
+    spec = load_scenario(scenario)  # a bad name or file fails here, in one line
+    _check_port_free(host, port)
+    named = scenario in builtin_scenarios() or scenario == "synthetic"
+    os.environ["ALLIANCE_SCENARIO"] = scenario if named else str(Path(scenario).resolve())
+    os.environ.setdefault("SOLARA_TELEMETRY_MIXPANEL_ENABLE", "false")  # no usage pings
+    from solara.__main__ import cli as solara_cli  # here, so that `alliance run` starts fast
+
+    # Solara warns on every plain-http page load that it cannot set an iframe-embeddable cookie;
+    # this page is not embedded, so the warning is noise in the user's terminal.
+    warnings.filterwarnings("ignore", message="Cookies with samesite=none require https")
+
+    app = Path(__file__).with_name("app.py")
+    click.echo(f"alliance: {spec.name} in the browser at http://{host}:{port}/ (Ctrl+C stops it)")
+    sys.stdout.flush()
+    solara_cli.main(
+        ["run", str(app), "--host", host, "--port", str(port), "--production", "--no-open",
+         "--no-check-version"],
+        prog_name="solara", standalone_mode=False,
+    )
 
 
 # Commands defined in their own modules (each keeps its heavy imports inside the function).
