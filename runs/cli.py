@@ -58,8 +58,11 @@ def _parse_sets(values: tuple[str, ...]) -> dict[str, float]:
 
 
 def build_scenario(
-    scenario: str, sets: tuple[str, ...] = (), events: tuple[str, ...] = (),
-    overlays: tuple[str, ...] = (), steps: int | None = None,
+    scenario: str,
+    sets: tuple[str, ...] = (),
+    events: tuple[str, ...] = (),
+    overlays: tuple[str, ...] = (),
+    steps: int | None = None,
 ) -> Scenario:
     """Load a scenario and apply --set, --event and --overlay, validating each."""
     from model.scenario import load_scenario
@@ -72,7 +75,9 @@ def build_scenario(
     for item in events:
         date, sep, name = item.partition(":")
         if not sep:
-            raise ScenarioError(f"--event {item!r}: expected DATE:NAME, e.g. --event 2026-01:war-ends")
+            raise ScenarioError(
+                f"--event {item!r}: expected DATE:NAME, e.g. --event 2026-01:war-ends"
+            )
         spec = spec.with_counterfactual(date, name, steps=steps)
     return spec
 
@@ -91,13 +96,21 @@ def _parameter_help() -> str:
 scenario_option = click.option(
     "--scenario", default=DEFAULT_SCENARIO, show_default=True, help=_scenario_help()
 )
-set_option = click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help=_parameter_help())
+set_option = click.option(
+    "--set", "sets", multiple=True, metavar="NAME=VALUE", help=_parameter_help()
+)
 event_option = click.option(
-    "--event", "events", multiple=True, metavar="DATE:NAME",
+    "--event",
+    "events",
+    multiple=True,
+    metavar="DATE:NAME",
     help="Apply the scenario's named counterfactual at a month, e.g. 2026-01:war-ends (repeatable).",
 )
 overlay_option = click.option(
-    "--overlay", "overlays", multiple=True, type=click.Path(dir_okay=False),
+    "--overlay",
+    "overlays",
+    multiple=True,
+    type=click.Path(dir_okay=False),
     help="TOML file of extra dated [[events]] to overlay on the scenario (repeatable).",
 )
 
@@ -116,25 +129,35 @@ def main() -> None:
 
 @main.command()
 @scenario_option
-@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0), help="Random seed.")
-@click.option("--steps", type=click.IntRange(min=1), help="Months to simulate [default: the scenario's horizon].")
 @click.option(
-    "--out", type=click.Path(file_okay=False, path_type=Path),
+    "--seed", default=0, show_default=True, type=click.IntRange(min=0), help="Random seed."
+)
+@click.option(
+    "--steps",
+    type=click.IntRange(min=1),
+    help="Months to simulate [default: the scenario's horizon].",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
     help="Results folder [default: results/SCENARIO-seedSEED].",
 )
 @set_option
 @event_option
 @overlay_option
+@click.option(
+    "--twins", is_flag=True, help="Also run the credibility-frozen twin; adds pivotality columns."
+)
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
 @user_errors
-def run(scenario, seed, steps, out, sets, events, overlays, quiet) -> None:
+def run(scenario, seed, steps, out, sets, events, overlays, twins, quiet) -> None:
     """Run one simulation and write its results."""
     from runs.single import run_single
     from runs.summary import summarize_run
 
     spec = build_scenario(scenario, sets, events, overlays, steps)
     out = out or Path("results") / f"{spec.name}-seed{seed}"
-    result = run_single(spec, seed=seed, steps=steps, out=out)
+    result = run_single(spec, seed=seed, steps=steps, out=out, twins=twins)
     if not quiet:
         click.echo(summarize_run(result))
 
@@ -161,10 +184,19 @@ def _check_port_free(host: str, port: int) -> None:
 
 @main.command()
 @scenario_option
-@click.option("--port", default=8765, show_default=True, type=click.IntRange(1, 65535),
-              help="Port of the page.")
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to listen on; the default serves this machine only.")
+@click.option(
+    "--port",
+    default=8765,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="Port of the page.",
+)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on; the default serves this machine only.",
+)
 @user_errors
 def viz(scenario, port, host) -> None:
     """Explore a scenario step by step in the browser (a Mesa SolaraViz page).
@@ -188,21 +220,34 @@ def viz(scenario, port, host) -> None:
     click.echo(f"alliance: {spec.name} in the browser at http://{host}:{port}/ (Ctrl+C stops it)")
     sys.stdout.flush()
     solara_cli.main(
-        ["run", str(app), "--host", host, "--port", str(port), "--production", "--no-open",
-         "--no-check-version"],
-        prog_name="solara", standalone_mode=False,
+        [
+            "run",
+            str(app),
+            "--host",
+            host,
+            "--port",
+            str(port),
+            "--production",
+            "--no-open",
+            "--no-check-version",
+        ],
+        prog_name="solara",
+        standalone_mode=False,
     )
 
 
 # Commands defined in their own modules (each keeps its heavy imports inside the function).
+from runs.cli_batch import batch  # noqa: E402
+from runs.cli_pivotality import pivotality  # noqa: E402
 from runs.cli_validate import validate  # noqa: E402
 from runs.cli_analysis import analyze, calibrate, sensitivity  # noqa: E402
 
+main.add_command(batch)
+main.add_command(pivotality)
 main.add_command(validate)
 main.add_command(analyze)
 main.add_command(calibrate)
 main.add_command(sensitivity)
-
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
