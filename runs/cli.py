@@ -104,7 +104,8 @@ event_option = click.option(
     "events",
     multiple=True,
     metavar="DATE:NAME",
-    help="Apply the scenario's named counterfactual at a month, e.g. 2026-01:war-ends (repeatable).",
+    help="Apply the scenario's named counterfactual at a month, e.g. 2026-01:war-ends "
+    "(repeatable).",
 )
 overlay_option = click.option(
     "--overlay",
@@ -237,10 +238,10 @@ def viz(scenario, port, host) -> None:
 
 
 # Commands defined in their own modules (each keeps its heavy imports inside the function).
+from runs.cli_analysis import analyze, calibrate, sensitivity  # noqa: E402
 from runs.cli_batch import batch  # noqa: E402
 from runs.cli_pivotality import pivotality  # noqa: E402
 from runs.cli_validate import validate  # noqa: E402
-from runs.cli_analysis import analyze, calibrate, sensitivity  # noqa: E402
 
 main.add_command(batch)
 main.add_command(pivotality)
