@@ -21,7 +21,14 @@ def summarize_run(result: RunResult, max_spells: int = 12) -> str:
         lines.append(
             f"{'partnership':<34} {'kind':<6} {'start':<8} {'hollow':<8} {'ended':<8} cause"
         )
-        for row in spells.head(max_spells).itertuples():
+        # Pairs with a historical record (the scenario's subject) first, then by start.
+        focal = {frozenset(h.members) for h in spec.history}
+        pairs = zip(spells.state_a, spells.state_b, strict=True)
+        is_focal = [frozenset(pair) in focal for pair in pairs]
+        ordered = spells.assign(_focal=is_focal).sort_values(
+            ["_focal", "start_step"], ascending=[False, True], kind="stable"
+        )
+        for row in ordered.head(max_spells).itertuples():
             pair = f"{row.state_a} – {row.state_b}"
             lines.append(
                 f"{pair:<34} {row.kind:<6} {row.start_date:<8} {row.functional_end_date or '-':<8} "
