@@ -3,21 +3,27 @@
 Method: simulated minimum distance with common random numbers, searched by
 :func:`scipy.optimize.differential_evolution`.
 
-* **Distance.** ``D(θ) = Σ_i w_i ((m_i(θ) − t_i) / se_i)²`` over the targets of
-  ``analysis/data/atop_targets.toml`` (S(1), S(2), S(5), S(10), S(20), the abrogation share, the
-  Weibull shape): each simulated statistic ``m_i`` is measured in standard errors of its empirical
-  counterpart, the weighting of a simulated method of moments with a diagonal weight matrix.
+* **Distance.** ``D(θ) = Σ_i w_i [((m_i(θ) − t_i) / se_i)² / r_i + log r_i]`` over the targets
+  of ``analysis/data/atop_targets.toml`` (S(1), S(2), S(5), S(10), S(20), the abrogation share,
+  the Weibull shape): each simulated statistic ``m_i`` is measured in standard errors ``se_i`` of
+  its empirical counterpart (a simulated method of moments with a diagonal weight matrix), and
+  ``r_i = 1 + (simulation's own s.e. / se_i)²`` makes it a Gaussian synthetic log-likelihood, so
+  that a point simulated from few spells is not taken for a good fit by luck. Each point is
+  simulated until it has about as many spells as the empirical sample (``min_spells``).
 * **Common random numbers.** Every point is simulated with the same run seeds
   (:class:`analysis.evaluation.CommonSeedExperiment`), so ``D`` is a deterministic function of
   the parameters and two points differ by their parameters, not their luck.
 * **Search.** Differential evolution, one generation = one batch of points through the batch
   engine (``vectorized=True``), started from a Latin hypercube that contains the starting point
   (the scenario's parameters), so the best distance is never worse than the start's.
-* **Uncertainty.** Approximate 95% profile intervals: for each parameter, the range of its values
-  among every evaluated point whose distance is within χ²₁(0.95) = 3.84 of the best. An interval
-  that reaches a search bound says the targets do not pin the parameter down there.
-* **Out of sample.** The best point is simulated again with fresh seeds and more replicates; the
-  per-target table and the goal check use these numbers, not the ones the search was tuned on.
+* **Out of sample.** The best few points are simulated again with fresh seeds and the best of
+  them is the fit; the fit (and the start) are then checked on a third set of seeds, and the
+  per-target table and the goal check use those numbers, not the ones the search was tuned on.
+* **Uncertainty.** Local standard errors of a simulated method of moments: the Jacobian ``J`` of
+  the fitted targets by central differences (step 5% of each range, common random numbers),
+  ``Σ = (Jᵀ W J)⁻¹ (1 + N_emp / N_sim)`` with ``W = diag(w_i / se_i²)``, N_emp = 365 alliances and
+  N_sim the simulated spells. A parameter with weight in a direction the targets do not move
+  (an eigenvalue of ``Jᵀ W J`` near zero) is *not identified*: its error is reported as infinite.
 """
 
 from __future__ import annotations
@@ -42,7 +48,9 @@ from analysis.results import AnalysisError
 
 TARGETS_FILE = Path(__file__).with_name("data") / "atop_targets.toml"
 STATISTICS = ("survival", "median", "abrogation_share", "weibull_shape")
-CHI2_1_95 = 3.841458820694124  # scipy.stats.chi2.ppf(0.95, 1)
+Z_95 = 1.959963984540054  # scipy.stats.norm.ppf(0.975)
+EMPIRICAL_N = 365  # ATOP v4.01 bilateral alliances behind the targets
+JACOBIAN_STEP = 0.05  # share of each parameter's range
 FAILED_DISTANCE = 1e6  # a point whose runs fail, or that forms no spell after the burn-in
 
 
@@ -143,6 +151,29 @@ def _deviation(target: Target, value: float, window_years: float) -> float:
     return (value - target.value) / target.se
 
 
+def _term(target: Target, value: float, se_simulated: float, window_years: float) -> float:
+    """One target's share of the distance (unweighted).
+
+    ``dev² / r + log r`` with ``dev`` the difference in empirical standard errors and
+    ``r = 1 + (se_simulated / se)²``: a Gaussian synthetic log-likelihood (Wood 2010) of the
+    target, whose variance adds the simulation's own sampling error to the target's. A precise
+    simulation (r → 1) gives the plain ``dev²``; a noisy one cannot pass for a good fit by
+    luck, as its lucky deviations are judged on the wider variance and pay ``log r``.
+    """
+    dev = _deviation(target, value, window_years)
+    ratio = 1.0
+    if math.isfinite(value) and math.isfinite(se_simulated) and se_simulated > 0:
+        ratio = 1.0 + (se_simulated / target.se) ** 2
+    return dev * dev / ratio + math.log(ratio)
+
+
+def _se(stats, target: Target):
+    column = f"se:{target.column}"
+    if column in stats:
+        return stats[column]
+    return pd.Series(np.nan, index=stats.index) if isinstance(stats, pd.DataFrame) else math.nan
+
+
 def distances(stats: pd.DataFrame, targets: Targets, window_years: float) -> np.ndarray:
     """The calibration distance of each row of ``stats`` (see the module docstring)."""
     out = np.zeros(len(stats))
@@ -150,8 +181,10 @@ def distances(stats: pd.DataFrame, targets: Targets, window_years: float) -> np.
         if t.weight == 0:
             continue
         values = stats[t.column].to_numpy(dtype=float)
-        dev = np.array([_deviation(t, v, window_years) for v in values])
-        out += t.weight * dev * dev
+        errors = _se(stats, t).to_numpy(dtype=float)
+        out += t.weight * np.array(
+            [_term(t, v, e, window_years) for v, e in zip(values, errors, strict=True)]
+        )
     broken = stats.get("failed_runs", pd.Series(0, index=stats.index)).to_numpy() > 0
     broken |= stats["spells"].to_numpy() == 0
     out[broken] = FAILED_DISTANCE
@@ -163,7 +196,7 @@ def target_table(stats: pd.Series, targets: Targets, window_years: float) -> pd.
     rows = []
     for t in targets.targets:
         value = float(stats[t.column])
-        dev = _deviation(t, value, window_years)
+        se_simulated = float(_se(stats, t))
         met = None
         if t.goal_low is not None or t.goal_high is not None:
             low = -math.inf if t.goal_low is None else t.goal_low
@@ -182,7 +215,8 @@ def target_table(stats: pd.Series, targets: Targets, window_years: float) -> pd.
                 "goal_met": met,
                 "se": t.se,
                 "weight": t.weight,
-                "distance": t.weight * dev * dev,
+                "se_simulated": se_simulated,
+                "distance": t.weight * _term(t, value, se_simulated, window_years),
             }
         )
     return pd.DataFrame(rows)
@@ -197,6 +231,7 @@ class CalibrationResult:
     best_distance: float
     parameters: pd.DataFrame  # name, low, high, start, fitted, interval, sd, identified
     history: pd.DataFrame  # every evaluated point: generation, parameters, statistics, distance
+    finalists: pd.DataFrame  # the best points of the search, re-simulated on fresh seeds
     check: pd.DataFrame  # per target at the best point, fresh seeds
     check_start: pd.DataFrame  # the same at the start
     check_distance: float
@@ -256,7 +291,7 @@ def calibrate(
     replicates = settings.replicates
     check_replicates = check_replicates or 2 * replicates
     population = max(5, popsize * dims)
-    check_runs = (finalists + 2) * check_replicates
+    check_runs = (finalists + 2 + 2 * dims) * check_replicates  # finalists, checks, Jacobian
     if budget < population * replicates + check_runs:
         raise AnalysisError(
             f"--budget {budget}: too small for one generation of {population} points x "
@@ -329,6 +364,14 @@ def calibrate(
         )
         finals["distance"] = distances(finals, targets, window)
         chosen = int(np.argmin(finals["distance"].to_numpy()))
+        finals.insert(0, "search_distance", ranked["distance"].to_numpy())
+        say(
+            "finalists, distance on search seeds -> fresh seeds: "
+            + ", ".join(
+                f"{a:.1f} -> {b:.1f}"
+                for a, b in zip(finals["search_distance"], finals["distance"], strict=True)
+            )
+        )
         best = {n: float(ranked.iloc[chosen][n]) for n in names}
         best_search_distance = float(ranked.iloc[chosen]["distance"])
         start_rows = evaluated[
@@ -339,13 +382,18 @@ def calibrate(
         check, check_spells = evaluator.evaluate(
             [start, best], seed_offset=2, replicates=check_replicates, with_spells=True
         )
+        say("local standard errors: Jacobian of the targets at the fit (central differences)")
+        fitted_replicates = int(check["replicates"].iloc[1])
+        jacobian = _jacobian(evaluator, space, best, targets, window, fitted_replicates)
         runs_used = evaluator.runs_used
 
     check_distances = distances(check, targets, window)
     table_best = target_table(check.iloc[1], targets, window)
     table_start = target_table(check.iloc[0], targets, window)
     goals = table_best["goal_met"].dropna()
-    parameters = _intervals(evaluated, space, start, best)
+    parameters = _standard_errors(
+        jacobian, space, start, best, simulated_spells=float(check["spells"].iloc[1])
+    )
     return CalibrationResult(
         space=space,
         start=start,
@@ -354,6 +402,7 @@ def calibrate(
         best_distance=best_search_distance,
         parameters=parameters,
         history=evaluated,
+        finalists=finals,
         check=table_best,
         check_start=table_start,
         check_distance=float(check_distances[1]),
@@ -366,16 +415,47 @@ def calibrate(
     )
 
 
-def _intervals(evaluated: pd.DataFrame, space, start, best) -> pd.DataFrame:
-    """Profile-style intervals: values among points within χ²₁(0.95) of the best distance."""
-    d_min = float(evaluated["distance"].min())
-    near = evaluated[evaluated["distance"] <= d_min + CHI2_1_95]
-    rows = []
+def _jacobian(evaluator, space, best, targets, window, replicates) -> np.ndarray:
+    """d(statistic_i) / d(parameter_j) · sqrt(w_i) / se_i at ``best``: central differences on
+    common seeds (rows: targets with weight > 0; columns: parameters). A step that would leave
+    the range stops at the bound (one-sided there)."""
+    fitted = [t for t in targets.targets if t.weight > 0]
+    points, steps = [], []
     for r in space:
-        values = near[r.name].to_numpy(dtype=float)
-        lower, upper = float(values.min()), float(values.max())
-        span = r.high - r.low
-        at_bound = lower <= r.low + 0.02 * span or upper >= r.high - 0.02 * span
+        h = JACOBIAN_STEP * (r.high - r.low)
+        up, down = min(best[r.name] + h, r.high), max(best[r.name] - h, r.low)
+        points += [{**best, r.name: up}, {**best, r.name: down}]
+        steps.append(up - down)
+    stats = evaluator.evaluate(points, seed_offset=2, replicates=replicates, adaptive=False)
+    jac = np.zeros((len(fitted), len(space)))
+    for i, t in enumerate(fitted):
+        values = stats[t.column].to_numpy(dtype=float)
+        if t.statistic == "median":
+            values = np.where(np.isinf(values), window, values)
+        for j in range(len(space)):
+            diff = values[2 * j] - values[2 * j + 1]
+            if math.isfinite(diff):
+                jac[i, j] = diff / steps[j] * math.sqrt(t.weight) / t.se
+    return jac
+
+
+def _standard_errors(
+    jacobian: np.ndarray, space, start, best, *, simulated_spells: float
+) -> pd.DataFrame:
+    """Σ = (JᵀJ)⁻¹ (1 + N_emp / N_sim), J already weighted (see the module docstring)."""
+    information = jacobian.T @ jacobian
+    inflation = 1.0 + EMPIRICAL_N / max(simulated_spells, 1.0)
+    values, vectors = np.linalg.eigh(information)
+    kept = values > 1e-9 * max(float(values.max()), 1e-300)
+    inverse = (vectors[:, kept] / values[kept]) @ vectors[:, kept].T
+    # Weight of each parameter in the directions the targets do not move.
+    loose = np.abs(vectors[:, ~kept]).max(axis=1) if (~kept).any() else np.zeros(len(space))
+    rows = []
+    for j, r in enumerate(space):
+        identified = bool(loose[j] < 1e-6)
+        se = math.sqrt(max(float(inverse[j, j]), 0.0) * inflation) if identified else math.inf
+        lower = max(r.low, best[r.name] - Z_95 * se) if identified else r.low
+        upper = min(r.high, best[r.name] + Z_95 * se) if identified else r.high
         rows.append(
             {
                 "parameter": r.name,
@@ -383,14 +463,29 @@ def _intervals(evaluated: pd.DataFrame, space, start, best) -> pd.DataFrame:
                 "high": r.high,
                 "start": start[r.name],
                 "fitted": best[r.name],
+                "se": se,
+                # With every other parameter held at its fitted value: a lower bound on ``se``.
+                "se_others_fixed": math.sqrt(inflation / information[j, j])
+                if information[j, j] > 0
+                else math.inf,
                 "interval_lower": lower,
                 "interval_upper": upper,
-                "sd_near_best": float(values.std(ddof=1)) if len(values) > 1 else math.nan,
-                "points_near_best": len(values),
-                "reaches_bound": bool(at_bound),
+                "identified": identified,
+                "reaches_bound": bool(lower <= r.low or upper >= r.high),
             }
         )
     return pd.DataFrame(rows)
+
+
+def _finite(value):
+    """JSON has no inf or NaN: such numbers become null."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def write_calibration(
@@ -422,6 +517,7 @@ def write_calibration(
         ("targets", result.check),
         ("targets_start", result.check_start),
         ("history", result.history),
+        ("finalists", result.finalists),
     ):
         atomic_write_csv(out / f"{name}.csv", frame)
         written.append(out / f"{name}.csv")
@@ -439,30 +535,37 @@ def write_calibration(
     scenario = settings.scenario
     atomic_write_json(
         out / "calibration.json",
-        {
-            "kind": "calibration",
-            "created": now_utc(),
-            **result.summary(),
-            "start": result.start,
-            "method": "differential evolution (scipy) over a simulated distance with common random "
-            "numbers; intervals: points within chi2_1(0.95) of the best distance",
-            "world": {
-                "scenario": scenario.name,
-                "source": scenario.source,
-                "steps": settings.horizon,
-                "burn_in_months": settings.burn_in,
-                "replicates": settings.replicates,
-                "master_seed": settings.master_seed,
-                "parameters": scenario.parameters.as_dict(),
-            },
-            "space": [{"name": r.name, "low": r.low, "high": r.high} for r in result.space],
-            "targets_source": targets.source,
-            "parameter_table": result.parameters.to_dict(orient="records"),
-            "target_table": result.check.to_dict(orient="records"),
-            "command": command or {},
-            "versions": versions(),
-            "git_revision": git_revision(),
-        },
+        _finite(
+            {
+                "kind": "calibration",
+                "created": now_utc(),
+                **result.summary(),
+                "start": result.start,
+                "method": "differential evolution (scipy) over an SE-weighted simulated distance "
+                "with common random numbers; finalists re-simulated on fresh seeds; standard "
+                "errors from the Jacobian of the targets at the fit (simulated method of moments)",
+                "settings": {
+                    "min_spells": settings.min_spells,
+                    "max_replicates": settings.max_replicates,
+                },
+                "world": {
+                    "scenario": scenario.name,
+                    "source": scenario.source,
+                    "steps": settings.horizon,
+                    "burn_in_months": settings.burn_in,
+                    "replicates": settings.replicates,
+                    "master_seed": settings.master_seed,
+                    "parameters": scenario.parameters.as_dict(),
+                },
+                "space": [{"name": r.name, "low": r.low, "high": r.high} for r in result.space],
+                "targets_source": targets.source,
+                "parameter_table": result.parameters.to_dict(orient="records"),
+                "target_table": result.check.to_dict(orient="records"),
+                "command": command or {},
+                "versions": versions(),
+                "git_revision": git_revision(),
+            }
+        ),
     )
     written.append(out / "calibration.json")
     spells = result.check_spells.copy()

@@ -198,17 +198,19 @@ class PointEvaluator:
         seed_offset: int = 0,
         replicates: int | None = None,
         with_spells: bool = False,
+        adaptive: bool = True,
     ):
         """One row per point: its parameters, then the statistics (NaN where runs failed),
         ``replicates`` (runs used for it) and ``failed_runs``.
 
         ``seed_offset`` selects another stream of common seeds (e.g. for an out-of-sample check);
-        ``replicates`` overrides the settings' minimum. With ``with_spells``, returns
+        ``replicates`` overrides the settings' minimum; ``adaptive=False`` runs exactly that many
+        (every point on the same seeds). With ``with_spells``, returns
         ``(statistics, spells)``: the spells formed after the burn-in, with their ``point_id``.
         """
         s = self.settings
         first = replicates or s.replicates
-        ceiling = max(first, s.max_replicates or first)
+        ceiling = max(first, s.max_replicates or first) if adaptive else first
         full = tuple({**s.fixed, **p} for p in points)
         spells, runs = self._simulate(full, list(range(len(full))), first, 0, seed_offset)
         done = np.full(len(full), first)

@@ -292,7 +292,9 @@ def calibration_figure(
 ):
     """Simulated Kaplan–Meier curves (start and fitted, fresh seeds) over the empirical targets,
     the per-target standardised differences, and the hazard by age."""
-    fig, axes = plt.subplots(1, 3, figsize=(17, 4.6), gridspec_kw={"width_ratios": [1.3, 1, 1]})
+    fig, axes = plt.subplots(
+        1, 3, figsize=(18, 4.8), gridspec_kw={"width_ratios": [1.3, 1, 1], "wspace": 0.35}
+    )
     left, middle, right = axes
     styles = {"start": ("#949494", "--"), "fitted": ("#0173b2", "-")}
     for label, part in curves.groupby("group", sort=False):
@@ -333,15 +335,21 @@ def calibration_figure(
     y = np.arange(len(names))
     for offset, (label, table) in zip((-0.18, 0.18), checks.items(), strict=False):
         colour = styles.get(label, ("#de8f05", "-"))[0]
-        width = (table["goal_high"] - table["goal_low"]) / 2
-        scaled = (table["simulated"] - table["empirical"]) / width.where(width > 0)
+        difference = table["simulated"] - table["empirical"]
+        # Measured against the goal band's edge on the side it falls (bands may be one-sided).
+        edge = np.where(
+            difference >= 0,
+            table["goal_high"] - table["empirical"],
+            table["empirical"] - table["goal_low"],
+        )
+        scaled = difference / pd.Series(edge, index=table.index).where(lambda e: e > 0)
         middle.barh(y + offset, scaled.clip(-3, 3), height=0.34, color=colour, label=label)
     middle.axvspan(-1, 1, color="#029e73", alpha=0.12, label="within goal")
     middle.axvline(0, color="grey", linewidth=0.8)
     middle.set_yticks(y, names)
     middle.set_xlim(-3.2, 3.2)
-    middle.set_xlabel("(simulated − ATOP) / half-width of the goal band (clipped at ±3)")
-    middle.set_title("Per target", fontsize=11)
+    middle.set_xlabel("(simulated − ATOP) / distance to the goal's edge")
+    middle.set_title("Per target (inside ±1: goal met; clipped at ±3)", fontsize=11)
     middle.legend(fontsize=8, loc="lower right")
     middle.invert_yaxis()
 

@@ -222,14 +222,16 @@ def cause_table(spells: pd.DataFrame) -> pd.DataFrame:
         for cause, n in counts.items():
             row[cause] = int(n)
         row["abrogation_share"] = abrogation_share(part)
+        ended = part[part["event"] == 1]
+        for column in ("pivotal", "reverse"):  # with --twins (MODEL.md §3 item 12)
+            if column in part.columns and len(ended):
+                row[f"{column}_share"] = float(pd.to_numeric(ended[column], errors="coerce").mean())
         rows.append(row)
-    table = pd.DataFrame(rows).fillna(0)
-    ordered = (
-        ["group", "spells", "censored"]
-        + [c for c in (*ABROGATION_CAUSES, "expiry", "exogenous", "scenario") if c in table]
-        + ["abrogation_share"]
-    )
-    return table[ordered]
+    table = pd.DataFrame(rows)
+    causes = [c for c in (*ABROGATION_CAUSES, "expiry", "exogenous", "scenario") if c in table]
+    table[causes] = table[causes].fillna(0).astype(int)
+    shares = [c for c in ("abrogation_share", "pivotal_share", "reverse_share") if c in table]
+    return table[["group", "spells", "censored", *causes, *shares]]
 
 
 # --------------------------------------------------------------------------- the pipeline

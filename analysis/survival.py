@@ -32,6 +32,7 @@ ENDS = {
 }
 DEFAULT_TIMES = (1.0, 2.0, 5.0, 10.0, 20.0)
 ALL = "all spells"
+Z_95 = 1.959963984540054  # scipy.stats.norm.ppf(0.975)
 
 # Spell columns that are bookkeeping, not covariates (the rest of the numeric columns are).
 NON_COVARIATES = frozenset(
@@ -63,7 +64,8 @@ NON_COVARIATES = frozenset(
         "twin_duration",
         "twin_event",
         "pivotal",
-        "reverse_pivotal",
+        "reverse",
+        "binding_state",
     }
 )
 
@@ -427,22 +429,33 @@ def duration_statistics(
 
     Keys: ``S(t)`` for each time, ``median`` (years; inf if S never reaches 0.5),
     ``abrogation_share``, ``weibull_shape`` (NaN when not estimable or ``weibull`` is False),
-    ``spells``, ``events``.
+    ``spells``, ``events``; and ``se:<key>``, the standard error of each statistic in this
+    sample (from lifelines' 95% intervals: width / 3.92; binomial for the share), which tells a
+    calibration how much of a difference is simulation noise.
     """
     part = spells[spells["start_step"] >= burn_in]
     out: dict[str, float] = {"spells": float(len(part)), "events": float(part["event"].sum())}
+    nan = float("nan")
+    keys = [f"S({t:g})" for t in times] + ["median", "abrogation_share", "weibull_shape"]
+    out.update({key: nan for key in keys})
+    out.update({f"se:{key}": nan for key in keys})
     if part.empty:
-        out.update({f"S({t:g})": float("nan") for t in times})
-        out.update(median=float("nan"), abrogation_share=float("nan"), weibull_shape=float("nan"))
         return out
     years = part["duration"].to_numpy(dtype=float) / MONTHS_PER_YEAR
     events = part["event"].to_numpy(dtype=int)
     kmf = kaplan_meier(years, events)
-    for t, s in zip(times, survival_at(kmf, times), strict=True):
+    band = kmf.confidence_interval_survival_function_
+    index = np.searchsorted(band.index.to_numpy(dtype=float), np.asarray(times, float), "right") - 1
+    for t, s, i in zip(times, survival_at(kmf, times), index, strict=True):
         out[f"S({t:g})"] = float(s)
-    out["median"] = float(kmf.median_survival_time_)
-    out["abrogation_share"] = abrogation_share(part)
-    out["weibull_shape"] = float("nan")
+        if i >= 0:
+            out[f"se:S({t:g})"] = float(band.iloc[i, 1] - band.iloc[i, 0]) / (2 * Z_95)
+    median = median_survival(kmf)
+    out["median"] = median.median
+    out["se:median"] = (median.upper - median.lower) / (2 * Z_95)
+    out["abrogation_share"] = share = abrogation_share(part)
+    if np.isfinite(share):
+        out["se:abrogation_share"] = float(np.sqrt(share * (1 - share) / max(events.sum(), 1)))
     if weibull and events.sum() >= 2:
         try:
             # Tied (duration, event) pairs as weights: the same likelihood, fewer rows.
@@ -454,6 +467,7 @@ def duration_statistics(
             t = np.where(counts["years"] <= 0, 0.5 / MONTHS_PER_YEAR, counts["years"])
             fit = WeibullFitter().fit(t, counts["event"].astype(bool), weights=counts["n"])
             out["weibull_shape"] = float(fit.rho_)
+            out["se:weibull_shape"] = float(fit.summary.loc["rho_", "se(coef)"])
         except Exception:  # noqa: BLE001 - non-convergence leaves NaN
             pass
     return out

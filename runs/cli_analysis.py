@@ -100,7 +100,7 @@ def _simulation_options(func):
         click.option(
             "--min-spells",
             "min_spells",
-            default=400,
+            default=365,
             show_default=True,
             type=click.IntRange(min=0),
             help="A point whose runs form fewer spells after the burn-in gets more "
@@ -109,7 +109,7 @@ def _simulation_options(func):
         click.option(
             "--max-replicates",
             "max_replicates",
-            default=32,
+            default=64,
             show_default=True,
             type=click.IntRange(min=1),
             help="Most runs per parameter point.",
@@ -292,13 +292,18 @@ def calibration_summary(result) -> str:
         f"fitted {result.best_distance:.1f}; fitted, checked on fresh seeds: "
         f"{result.check_distance:.1f}",
         "",
-        f"{'parameter':<20} {'start':>10} {'fitted':>10}   approx. 95% interval",
+        f"{'parameter':<20} {'start':>10} {'fitted':>10} {'s.e.':>10} {'s.e. alone':>10}"
+        "   95% interval (joint)",
     ]
     for row in result.parameters.itertuples():
-        flag = "  (reaches a bound)" if row.reaches_bound else ""
+        if not row.identified:
+            interval = "not identified by the targets"
+        else:
+            flag = " (reaches a bound)" if row.reaches_bound else ""
+            interval = f"[{row.interval_lower:.4g}, {row.interval_upper:.4g}]{flag}"
         lines.append(
-            f"{row.parameter:<20} {row.start:>10.4g} {row.fitted:>10.4g}   "
-            f"[{row.interval_lower:.4g}, {row.interval_upper:.4g}]{flag}"
+            f"{row.parameter:<20} {row.start:>10.4g} {row.fitted:>10.4g} {row.se:>10.3g} "
+            f"{row.se_others_fixed:>10.3g}   {interval}"
         )
     lines += ["", f"{'target':<18} {'ATOP':>7} {'start':>8} {'fitted':>8}  goal"]
     start = result.check_start.set_index("target")

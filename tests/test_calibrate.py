@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -53,6 +54,9 @@ def test_distance_is_zero_at_the_targets_and_counts_standard_errors():
     assert distances(_stats(), targets, 40.0)[0] == pytest.approx(0.0)
     se = next(t.se for t in targets.targets if t.name == "S(10)")
     assert distances(_stats(**{"S(10)": 0.56 + 2 * se}), targets, 40.0)[0] == pytest.approx(4.0)
+    # A simulated s.e. equal to the target's doubles the variance: 4 / 2 + log 2.
+    noisy = _stats(**{"S(10)": 0.56 + 2 * se, "se:S(10)": se})
+    assert distances(noisy, targets, 40.0)[0] == pytest.approx(2.0 + math.log(2.0))
     # The median has weight 0: reported, not fitted.
     assert distances(_stats(median=30.0), targets, 40.0)[0] == pytest.approx(0.0)
     assert distances(_stats(spells=0.0), targets, 40.0)[0] >= 1e6
@@ -97,8 +101,9 @@ def test_common_random_numbers_give_every_point_the_same_seeds():
     assert seeds[:3] == seeds[3:] and len(set(seeds[:3])) == 3
 
 
-# 3 generations of 6 points x 2 replicates, then 3 finalists and 2 checks x 4 replicates.
-BUDGET = 3 * 6 * 2 + (3 + 2) * 4
+# 3 generations of 6 points x 2 replicates; then 3 finalists, 2 checks and 2 x 2 Jacobian
+# points, 4 replicates each.
+BUDGET = 3 * 6 * 2 + (3 + 2 + 4) * 4
 
 
 def test_calibrate_end_to_end_improves_on_its_start(tmp_path):
@@ -138,6 +143,7 @@ def test_calibrate_end_to_end_improves_on_its_start(tmp_path):
     parameters = pd.read_csv(out / "parameters.csv")
     assert (parameters["interval_lower"] <= parameters["fitted"]).all()
     assert (parameters["fitted"] <= parameters["interval_upper"]).all()
+    assert (parameters["se_others_fixed"] <= parameters["se"] + 1e-12).all()
     targets = pd.read_csv(out / "targets.csv")
     assert list(targets["target"])[:5] == ["S(1)", "S(2)", "S(5)", "S(10)", "S(20)"]
     assert targets["simulated"].iloc[:5].notna().all()  # S(t); the Weibull fit may need more ends
@@ -167,3 +173,24 @@ def test_calibrate_user_errors(tmp_path):
         assert len(lines) == 1 and lines[0].startswith("alliance: error: ") and text in lines[0], (
             result.output
         )
+
+
+def test_standard_errors_of_a_known_linear_model():
+    """Targets linear in the parameters, J (already in se units) = [[2, 0], [0, 1], [0, 0]]:
+    Σ = (JᵀJ)⁻¹ (1 + 365 / N_sim) = diag(1/4, 1) x 2 at N_sim = 365."""
+    from analysis.calibration import _standard_errors
+    from analysis.evaluation import ParameterRange
+
+    space = (ParameterRange("a", 0.0, 10.0), ParameterRange("b", 0.0, 10.0))
+    point = {"a": 5.0, "b": 5.0}
+    jacobian = np.array([[2.0, 0.0], [0.0, 1.0], [0.0, 0.0]])
+    table = _standard_errors(jacobian, space, point, point, simulated_spells=365).set_index(
+        "parameter"
+    )
+    assert table["se"].to_numpy() == pytest.approx([0.5 * math.sqrt(2), math.sqrt(2)])
+    assert table.loc["a", "interval_upper"] == pytest.approx(5.0 + 1.959964 * 0.5 * math.sqrt(2))
+    assert table["identified"].all()
+    # One target moved by a + b: only their sum is identified, neither alone.
+    table = _standard_errors(np.array([[1.0, 1.0]]), space, point, point, simulated_spells=365)
+    assert not table["identified"].any() and np.isinf(table["se"]).all()
+    assert table["se_others_fixed"].to_numpy() == pytest.approx([math.sqrt(2), math.sqrt(2)])
