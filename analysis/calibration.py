@@ -3,13 +3,13 @@
 Method: simulated minimum distance with common random numbers, searched by
 :func:`scipy.optimize.differential_evolution`.
 
-* **Distance.** ``D(θ) = Σ_i w_i [((m_i(θ) − t_i) / se_i)² / r_i + log r_i]`` over the targets
-  of ``analysis/data/atop_targets.toml`` (S(1), S(2), S(5), S(10), S(20), the abrogation share,
-  the Weibull shape): each simulated statistic ``m_i`` is measured in standard errors ``se_i`` of
-  its empirical counterpart (a simulated method of moments with a diagonal weight matrix), and
-  ``r_i = 1 + (simulation's own s.e. / se_i)²`` makes it a Gaussian synthetic log-likelihood, so
-  that a point simulated from few spells is not taken for a good fit by luck. Each point is
-  simulated until it has about as many spells as the empirical sample (``min_spells``).
+* **Distance.** ``D(θ) = Σ_i w_i [((m_i(θ) − t_i) / se_i)² + (s_i(θ) / se_i)²]`` over the
+  targets of ``analysis/data/atop_targets.toml`` (S(1), S(2), S(5), S(10), S(20), the abrogation
+  share, the Weibull shape): each simulated statistic ``m_i`` is measured in standard errors
+  ``se_i`` of its empirical counterpart (a simulated method of moments with a diagonal weight
+  matrix), plus the simulated statistic's own sampling variance ``s_i²``, so that a point whose
+  statistics rest on few spells cannot pass for a fit by luck. Each point is simulated until it
+  has about as many spells as the empirical sample (``min_spells``), within ``max_replicates``.
 * **Common random numbers.** Every point is simulated with the same run seeds
   (:class:`analysis.evaluation.CommonSeedExperiment`), so ``D`` is a deterministic function of
   the parameters and two points differ by their parameters, not their luck.
@@ -152,19 +152,20 @@ def _deviation(target: Target, value: float, window_years: float) -> float:
 
 
 def _term(target: Target, value: float, se_simulated: float, window_years: float) -> float:
-    """One target's share of the distance (unweighted).
+    """One target's share of the distance (unweighted): ``dev² + (se_simulated / se)²``.
 
-    ``dev² / r + log r`` with ``dev`` the difference in empirical standard errors and
-    ``r = 1 + (se_simulated / se)²``: a Gaussian synthetic log-likelihood (Wood 2010) of the
-    target, whose variance adds the simulation's own sampling error to the target's. A precise
-    simulation (r → 1) gives the plain ``dev²``; a noisy one cannot pass for a good fit by
-    luck, as its lucky deviations are judged on the wider variance and pay ``log r``.
+    ``dev`` is the difference in empirical standard errors. The second term is the simulated
+    statistic's own sampling variance (its estimate from the simulated spells), in the same
+    units: of two points with the same estimated deviations the more precisely measured one
+    wins, and a point whose statistics rest on a few spells cannot win by luck (the search
+    drifted to such points before this term; a synthetic likelihood, dev² / r + log r, still
+    favoured them under misspecification).
     """
     dev = _deviation(target, value, window_years)
-    ratio = 1.0
-    if math.isfinite(value) and math.isfinite(se_simulated) and se_simulated > 0:
-        ratio = 1.0 + (se_simulated / target.se) ** 2
-    return dev * dev / ratio + math.log(ratio)
+    noise = 0.0
+    if math.isfinite(value) and math.isfinite(se_simulated):
+        noise = (se_simulated / target.se) ** 2
+    return dev * dev + noise
 
 
 def _se(stats, target: Target):

@@ -54,9 +54,9 @@ def test_distance_is_zero_at_the_targets_and_counts_standard_errors():
     assert distances(_stats(), targets, 40.0)[0] == pytest.approx(0.0)
     se = next(t.se for t in targets.targets if t.name == "S(10)")
     assert distances(_stats(**{"S(10)": 0.56 + 2 * se}), targets, 40.0)[0] == pytest.approx(4.0)
-    # A simulated s.e. equal to the target's doubles the variance: 4 / 2 + log 2.
+    # The simulation's own variance counts: a simulated s.e. equal to the target's adds 1.
     noisy = _stats(**{"S(10)": 0.56 + 2 * se, "se:S(10)": se})
-    assert distances(noisy, targets, 40.0)[0] == pytest.approx(2.0 + math.log(2.0))
+    assert distances(noisy, targets, 40.0)[0] == pytest.approx(4.0 + 1.0)
     # The median has weight 0: reported, not fitted.
     assert distances(_stats(median=30.0), targets, 40.0)[0] == pytest.approx(0.0)
     assert distances(_stats(spells=0.0), targets, 40.0)[0] >= 1e6
