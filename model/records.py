@@ -181,25 +181,34 @@ def match_twins(
     twin_event = np.full(n, -1, np.int64)
     pivotal = np.full(n, -1, np.int64)
     reverse = np.full(n, -1, np.int64)
-    by_pair: dict[tuple[int, int], list[int]] = {}
-    for r in range(len(twin["spell"])):
-        by_pair.setdefault((int(twin["member_a"][r]), int(twin["member_b"][r])), []).append(r)
-    for s in range(n):
-        candidates = by_pair.get((int(factual["member_a"][s]), int(factual["member_b"][s])), [])
-        best, best_gap = -1, TWIN_WINDOW + 1
-        for r in candidates:
-            gap = abs(int(twin["start_step"][r]) - int(factual["start_step"][s]))
-            if gap < best_gap:
-                best, best_gap = r, gap
-        if best < 0:
-            continue
-        twin_duration[s] = twin["duration"][best]
-        twin_event[s] = twin["event"][best]
-        if factual["event"][s] == 1:
-            d = factual["duration"][s]
-            survived = twin_event[s] == 0 or twin_duration[s] >= PIVOTAL_RATIO * d
-            pivotal[s] = int(survived)
-            reverse[s] = int(twin_event[s] == 1 and twin_duration[s] * PIVOTAL_RATIO <= d)
+    # Vectorised nearest-start search within each pair: sort the twin's spells by (pair, start)
+    # and look at the neighbours of each factual spell's insertion point.
+    span = 1 << 32
+    twin_key = (twin["member_a"] * 65536 + twin["member_b"]) * span + twin["start_step"]
+    order = np.argsort(twin_key, kind="stable")
+    sorted_key = twin_key[order]
+    key = (factual["member_a"] * 65536 + factual["member_b"]) * span + factual["start_step"]
+    right = np.searchsorted(sorted_key, key, side="left")
+    left = right - 1
+    best = np.full(n, -1, np.int64)
+    best_gap = np.full(n, TWIN_WINDOW + 1, np.int64)
+    for candidate in (left, right):  # left first: the earlier start wins a tie
+        valid = (candidate >= 0) & (candidate < len(sorted_key))
+        index = np.where(valid, candidate, 0)
+        same_pair = valid & (sorted_key[index] // span == key // span) if len(sorted_key) else valid
+        gap = np.abs(sorted_key[index] - key) if len(sorted_key) else np.zeros(n, np.int64)
+        better = same_pair & (gap < best_gap)
+        best = np.where(better, order[index] if len(order) else -1, best)
+        best_gap = np.where(better, gap, best_gap)
+    found = best >= 0
+    twin_duration[found] = twin["duration"][best[found]]
+    twin_event[found] = twin["event"][best[found]]
+    ended = found & (factual["event"] == 1)
+    d = factual["duration"]
+    survived = (twin_event == 0) | (twin_duration >= PIVOTAL_RATIO * d)
+    pivotal[ended] = survived[ended].astype(np.int64)
+    shorter = (twin_event == 1) & (twin_duration * PIVOTAL_RATIO <= d)
+    reverse[ended] = shorter[ended].astype(np.int64)
     return {
         "twin_duration": twin_duration,
         "twin_event": twin_event,

@@ -108,3 +108,31 @@ def test_alliance_pivotality_reports_shares_and_writes_its_figure(tmp_path: Path
     assert "pivotal" in result.output
     bad = CliRunner().invoke(main, ["pivotality", "--pair", "Russia,Narnia", "--out", str(out)])
     assert bad.exit_code == 2 and bad.output.startswith("alliance: error: ")
+
+
+def test_match_twins_on_a_hand_made_table() -> None:
+    from model.records import match_twins
+
+    def table(rows):  # (a, b, start, duration, event), in formation order
+        a, b, start, duration, event = (
+            np.array(c, dtype=np.int64) for c in zip(*rows, strict=True)
+        )
+        return {"spell": np.arange(len(rows)), "member_a": a, "member_b": b,
+                "start_step": start, "duration": duration, "event": event}  # fmt: skip
+
+    factual = table([
+        (0, 1, 10, 40, 1),  # twin of the same pair starts 4 months later and lasts 70: pivotal
+        (0, 2, 10, 40, 1),  # twins start 5 months before and 5 after: the earlier wins, ends at 20
+        (1, 2, 10, 40, 1),  # the only twin starts 13 months later: no twin
+        (0, 1, 90, 30, 0),  # censored: twin columns, no flags
+        (2, 3, 5, 60, 1),   # twin still active at the end: pivotal
+    ])  # fmt: skip
+    twin = table([
+        (0, 1, 14, 70, 1), (0, 2, 5, 20, 1), (0, 2, 15, 90, 1), (1, 2, 23, 10, 1),
+        (0, 1, 88, 32, 0), (2, 3, 5, 100, 0),
+    ])  # fmt: skip
+    out = match_twins(factual, twin)
+    assert out["twin_duration"].tolist() == [70, 20, -1, 32, 100]
+    assert out["twin_event"].tolist() == [1, 1, -1, 0, 0]
+    assert out["pivotal"].tolist() == [1, 0, -1, -1, 1]
+    assert out["reverse"].tolist() == [0, 1, -1, -1, 0]
