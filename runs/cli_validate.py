@@ -14,7 +14,7 @@ from runs.cli import UserError, build_scenario, event_option, overlay_option, us
 
 
 @click.command()
-@click.argument("scenario")
+@click.argument("scenario", required=False)
 @click.option(
     "--replicates",
     default=1000,
@@ -51,8 +51,16 @@ from runs.cli import UserError, build_scenario, event_option, overlay_option, us
     help="Folder for validation.csv, validation.json and history_spells.csv.",
 )
 @click.option("--quiet", is_flag=True, help="Print nothing but errors (and write --out).")
+@click.option(
+    "--acceptance",
+    is_flag=True,
+    help="Instead of one SCENARIO: MODEL.md §6's acceptance behaviours A1–A3 beside their targets "
+    "(default replicates 200 here).",
+)
 @user_errors
-def validate(scenario, replicates, seed, workers, sets, events, overlays, out, quiet) -> None:
+def validate(
+    scenario, replicates, seed, workers, sets, events, overlays, out, quiet, acceptance
+) -> None:
     """Run SCENARIO's replicates and compare each [[history]] partnership's simulated start,
     functional end and formal end (median, 10–90% band, share in the historical window, share
     not reached by the last month) with the dated record; list which inputs are historical
@@ -65,6 +73,11 @@ def validate(scenario, replicates, seed, workers, sets, events, overlays, out, q
     from runs.validate import validate as run_validation
     from runs.validate import write_validation
 
+    if acceptance:
+        _acceptance(replicates, seed, workers, out, quiet)
+        return
+    if scenario is None:
+        raise UserError("validate: expected a SCENARIO (e.g. sino-soviet-1950) or --acceptance")
     spec = build_scenario(scenario, sets, events, overlays)
     if not spec.history:
         raise UserError(
@@ -82,3 +95,24 @@ def validate(scenario, replicates, seed, workers, sets, events, overlays, out, q
         click.echo(report.format())
         if out is not None:
             click.echo(f"\nwrote {out}/validation.csv, validation.json, history_spells.csv")
+
+
+def _acceptance(replicates, seed, workers, out, quiet) -> None:
+    from click.core import ParameterSource
+
+    from runs.acceptance import acceptance_report
+    from runs.output import atomic_write_csv, prepare_output_dir
+
+    context = click.get_current_context()
+    if context.get_parameter_source("replicates") == ParameterSource.DEFAULT:
+        replicates = 200
+    if out is not None:
+        out = prepare_output_dir(out)
+    table = acceptance_report(replicates=replicates, seed=seed, workers=workers)
+    if out is not None:
+        atomic_write_csv(out / "acceptance.csv", table)
+    if not quiet:
+        click.echo(f"MODEL.md §6 acceptance behaviours, {replicates} runs each, master seed {seed}")
+        for r in table.itertuples():
+            mark = "met " if r.met else "MISS"
+            click.echo(f"  [{mark}] {r.behaviour}: target {r.target}; measured {r.measured}")

@@ -136,3 +136,16 @@ def test_match_twins_on_a_hand_made_table() -> None:
     assert out["twin_event"].tolist() == [1, 1, -1, 0, 0]
     assert out["pivotal"].tolist() == [1, 0, -1, -1, 1]
     assert out["reverse"].tolist() == [0, 1, -1, -1, 0]
+
+
+def test_validate_acceptance_prints_every_behaviour_beside_its_target(tmp_path: Path) -> None:
+    out = tmp_path / "acc"
+    arguments = ["validate", "--acceptance", "--replicates", "10", "--workers", "1"]
+    result = CliRunner().invoke(main, [*arguments, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = [line for line in result.output.splitlines() if line.startswith("  [")]
+    assert len(rows) == 12 and sum("A2" in r for r in rows) == 1
+    table = (out / "acceptance.csv").read_text().splitlines()
+    assert table[0] == "behaviour,target,measured,met" and len(table) == 13
+    missing = CliRunner().invoke(main, ["validate"])
+    assert missing.exit_code == 2 and missing.output.startswith("alliance: error: ")
