@@ -30,6 +30,12 @@ def acceptance_report(replicates: int = 200, seed: int = 0, workers: int = 2) ->
     def row(behaviour: str, target: str, measured: str, met: bool) -> None:
         rows.append((behaviour, target, measured, bool(met)))
 
+    def spells_of(scenario: str) -> pd.DataFrame:
+        experiment = Experiment(
+            scenario=load_scenario(scenario), replicates=replicates, master_seed=seed, series="none"
+        )
+        return run_experiment(experiment, engine=engine).spells
+
     # A1: Russia–DPRK, the war in Ukraine ending in year 3 (January 2026).
     war_ends = load_scenario("russia-dprk-2023").with_counterfactual("2026-01", "war-ends")
     a1 = run_experiment(
@@ -83,16 +89,8 @@ def acceptance_report(replicates: int = 200, seed: int = 0, workers: int = 2) ->
         f"{pivotal:.2f} (noise floor {reverse:.2f})",
         pivotal >= 0.5 and pivotal > reverse,
     )
-    war_on = run_experiment(
-        Experiment(
-            scenario=load_scenario("russia-dprk-2023"),
-            replicates=replicates,
-            master_seed=seed,
-            series="none",
-        ),
-        engine=engine,
-    )
-    persists = 1 - _first_spells(war_on.spells, "Russia", "DPRK")["event"].mean()
+    war_on = spells_of("russia-dprk-2023")
+    persists = 1 - _first_spells(war_on, "Russia", "DPRK")["event"].mean()
     row(
         "A1 if the war never ends, the partnership persists",
         "persists",
@@ -101,16 +99,8 @@ def acceptance_report(replicates: int = 200, seed: int = 0, workers: int = 2) ->
     )
 
     # A2: the consistent control does not split.
-    control = run_experiment(
-        Experiment(
-            scenario=load_scenario("consistent-control"),
-            replicates=replicates,
-            master_seed=seed,
-            series="none",
-        ),
-        engine=engine,
-    )
-    splits = int(_first_spells(control.spells, "Patron", "Client")["event"].sum())
+    control = spells_of("consistent-control")
+    splits = int(_first_spells(control, "Patron", "Client")["event"].sum())
     row(
         "A2 consistent control splits",
         f"0 of {replicates}",
@@ -119,16 +109,8 @@ def acceptance_report(replicates: int = 200, seed: int = 0, workers: int = 2) ->
     )
 
     # A3: Sino-Soviet from 14 Feb 1950.
-    sino = run_experiment(
-        Experiment(
-            scenario=load_scenario("sino-soviet-1950"),
-            replicates=replicates,
-            master_seed=seed,
-            series="none",
-        ),
-        engine=engine,
-    )
-    first = _first_spells(sino.spells, "USSR", "PRC")
+    sino = spells_of("sino-soviet-1950")
+    first = _first_spells(sino, "USSR", "PRC")
     functional = 1950 + (first["functional_end_step"].where(first["functional_event"] == 1)) / 12
     in_window = ((functional >= 1957) & (functional < 1964)).mean()
     row(
