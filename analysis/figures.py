@@ -383,7 +383,7 @@ def calibration_figure(
         right.plot(mids, rate, "o", linestyle=style, color=colour, label=f"simulated, {label}")
     right.set_xlabel("age of the alliance (years, interval midpoints)")
     right.set_ylabel("share ending per year")
-    right.set_title("Hazard by age: ATOP's falls from the start", fontsize=11)
+    right.set_title("Hazard by age (share ending per year of age)", fontsize=11)
     right.set_ylim(bottom=0)
     right.legend(fontsize=8)
     return fig

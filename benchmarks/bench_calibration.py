@@ -5,8 +5,8 @@
 Runs the same calibration as ``alliance calibrate`` (default parameter set, 20-state synthetic
 world over 50 years, burn-in 10 years, up to 64 runs per point to reach 365 spells) with a
 time limit, and prints the number of simulated runs it used, the runs per second, the elapsed
-time as a ratio of the limit, the fitted parameters and the distance per target. Not a test: nothing here asserts a
-time. Pass --budget to bound the work by runs instead.
+time as a ratio of the limit, the fitted parameters and the distance per target. Not a test:
+nothing here asserts a time. Pass --budget to bound the work by runs instead.
 """
 
 from __future__ import annotations
