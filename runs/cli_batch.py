@@ -8,8 +8,7 @@ from pathlib import Path
 import click
 
 from model.parameters import ParameterError
-from model.scenario import ScenarioError
-from runs.cli import UserError, build_scenario, event_option, set_option, user_errors
+from runs.cli import build_scenario, event_option, set_option, user_errors
 
 
 def _split_assignments(items: tuple[str, ...], flag: str) -> list[tuple[str, str]]:
@@ -303,4 +302,4 @@ def batch(
         click.echo(f"Results in {out}/ (runs.csv, spells.csv, timeseries.csv, metadata.json)")
 
 
-__all__ = ["batch", "UserError", "ScenarioError"]
+__all__ = ["batch"]

@@ -10,7 +10,14 @@ from pathlib import Path
 
 import click
 
-from runs.cli import UserError, build_scenario, event_option, overlay_option, user_errors
+from runs.cli import (
+    UserError,
+    build_scenario,
+    event_option,
+    overlay_option,
+    set_option,
+    user_errors,
+)
 
 
 @click.command()
@@ -36,13 +43,7 @@ from runs.cli import UserError, build_scenario, event_option, overlay_option, us
     type=click.IntRange(min=1),
     help="Worker processes on this machine.",
 )
-@click.option(
-    "--set",
-    "sets",
-    multiple=True,
-    metavar="NAME=VALUE",
-    help="Override a model parameter, e.g. --set alpha=0.03 (repeatable).",
-)
+@set_option
 @event_option
 @overlay_option
 @click.option(
