@@ -99,17 +99,23 @@ from model.rng import (
     uniform1,
 )
 
+# The kernel never allocates (every array comes from the caller), so it is compiled without numba's
+# reference-counting runtime: with it, each array reached inside a loop cost atomic reference-count
+# updates, and whole runs took 1.7× as long (benchmarks/bench_kernel.py; identical results).
+kernel_function = njit(cache=True, _nrt=False)
+inline_function = njit(inline="always", _nrt=False)
+
 SMOOTHING = 12.0  # months in the moving averages x̄, Ū and the cause-tracking averages
 STEP_DONE = -1  # step_world's return when the step completed
 MIN_AGENDA = 2.2250738585072014e-308  # smallest normal float64: Π_i below it counts as 0
 
 
-@njit(inline="always")
+@inline_function
 def _clip01(v):
     return 0.0 if v < 0.0 else (1.0 if v > 1.0 else v)
 
 
-@njit(inline="always")
+@inline_function
 def prepare_values(w, params):
     """Per-state factors of the value function, refreshed whenever P or T change.
 
@@ -130,7 +136,7 @@ def prepare_values(w, params):
         w.interest_weight[i] = tension / (tension + t_half)
 
 
-@njit(inline="always")
+@inline_function
 def potential_benefit(i, j, w):
     """B_mat of the reference form: Σ_m D[i, m]·S[j, m] / M (what j could supply to i)."""
     n_res = w.needs.shape[1]
@@ -140,7 +146,7 @@ def potential_benefit(i, j, w):
     return b_mat * (1.0 / n_res)
 
 
-@njit(inline="always")
+@inline_function
 def pair_value(i, j, endorsement, complicity_row, strength, w, params):
     """Value U_ij of partner j to i (MODEL.md §3 item 7) and its three components.
 
@@ -184,7 +190,7 @@ def pair_value(i, j, endorsement, complicity_row, strength, w, params):
     return interest + principles + entrapment - params[P_UPKEEP], interest, principles, entrapment
 
 
-@njit(cache=True)
+@kernel_function
 def open_spell(t, a, b, strength, treaty, term, renew, w, sp, params):
     """Start a spell between a < b at step t; returns its row. The caller ensures capacity."""
     row = sp.count[0]
@@ -226,7 +232,7 @@ def open_spell(t, a, b, strength, treaty, term, renew, w, sp, params):
     return row
 
 
-@njit(cache=True)
+@kernel_function
 def close_spell(t, position, cause, w, sp):
     """Formally end the spell at ``position`` of the active list (swap-removes it)."""
     row = sp.active[position]
@@ -246,7 +252,7 @@ def close_spell(t, position, cause, w, sp):
     sp.n_active[0] = last
 
 
-@njit(cache=True)
+@kernel_function
 def abrogation_cause(row, sp):
     """Component of U that fell most on the binding side (MODEL.md §3 item 11)."""
     side = 0 if sp.side_value[row, 0] <= sp.side_value[row, 1] else 1
@@ -262,7 +268,7 @@ def abrogation_cause(row, sp):
     return CAUSE_INTEREST + best
 
 
-@njit(cache=True)
+@kernel_function
 def _find_active(row, sp):
     for position in range(sp.n_active[0]):
         if sp.active[position] == row:
@@ -270,7 +276,7 @@ def _find_active(row, sp):
     return -1
 
 
-@njit(cache=True)
+@kernel_function
 def apply_events(t, w, sp, ev, params):
     """Step 1's dated changes: first to the states, then to partnerships (so that a partnership
     started in a month is valued with that month's changes). Forced acts are applied with the
@@ -319,7 +325,7 @@ def apply_events(t, w, sp, ev, params):
                 close_spell(t, _find_active(row, sp), CAUSE_SCENARIO, w, sp)
 
 
-@njit(cache=True)
+@kernel_function
 def drift(t, seed, w, params):
     """Step 1: needs and tension revert to their baselines, with noise."""
     n, n_res = w.needs.shape
@@ -342,7 +348,7 @@ def drift(t, seed, w, params):
         w.tension[i] = tension if tension > 0.0 else 0.0
 
 
-@njit(cache=True)
+@kernel_function
 def draw_acts(t, seed, w, ev):
     """Step 2: acts against each norm, forced acts of events, and the 12-month average x̄."""
     n, n_norms = w.conduct.shape
@@ -358,7 +364,7 @@ def draw_acts(t, seed, w, ev):
             w.recent_conduct[i, k] += (w.acts[i, k] - w.recent_conduct[i, k]) / SMOOTHING
 
 
-@njit(cache=True)
+@kernel_function
 def flows_and_credibility(w, sp, params):
     """Steps 3–6: flows and complicity, endorsement, contradiction H, credibility C."""
     n, n_norms = w.principles.shape
@@ -375,18 +381,15 @@ def flows_and_credibility(w, sp, params):
         for k in range(n_norms):
             w.endorsed[a, k] += e_ab * w.acts[b, k]
             w.endorsed[b, k] += e_ba * w.acts[a, k]
-            sp.pair_complicity[s, 0, k] = 0.0
-            sp.pair_complicity[s, 1, k] = 0.0
-        for m in range(n_res):
-            f_ab = strength * min(w.supply[a, m], w.needs[b, m])  # F[a -> b, m]
-            f_ba = strength * min(w.supply[b, m], w.needs[a, m])
-            for k in range(n_norms):
+            # q[a -> b, k] = Σ_m F[a -> b, m]·G[m, k] · x̄[b, k], F = W·min(S_a, D_b)
+            g_ab = 0.0
+            g_ba = 0.0
+            for m in range(n_res):
                 g = w.implicates[m, k]
-                sp.pair_complicity[s, 0, k] += f_ab * g
-                sp.pair_complicity[s, 1, k] += f_ba * g
-        for k in range(n_norms):
-            q_ab = sp.pair_complicity[s, 0, k] * w.recent_conduct[b, k]
-            q_ba = sp.pair_complicity[s, 1, k] * w.recent_conduct[a, k]
+                g_ab += strength * min(w.supply[a, m], w.needs[b, m]) * g
+                g_ba += strength * min(w.supply[b, m], w.needs[a, m]) * g
+            q_ab = g_ab * w.recent_conduct[b, k]
+            q_ba = g_ba * w.recent_conduct[a, k]
             sp.pair_complicity[s, 0, k] = q_ab
             sp.pair_complicity[s, 1, k] = q_ba
             w.complicity[a, k] += q_ab
@@ -407,7 +410,7 @@ def flows_and_credibility(w, sp, params):
                     )
 
 
-@njit(cache=True)
+@kernel_function
 def update_strength(w, sp, params):
     """Steps 7–8: each side's value of the other, strength W, Ū and the cause tracking."""
     gamma = params[P_GAMMA]
@@ -441,7 +444,7 @@ def update_strength(w, sp, params):
         sp.updates[s] += 1
 
 
-@njit(cache=True)
+@kernel_function
 def check_ends(t, seed, w, sp, params):
     """Step 9: functional end, abrogation, expiry, exogenous end (in that order)."""
     n = w.principles.shape[0]
@@ -475,7 +478,7 @@ def check_ends(t, seed, w, sp, params):
             close_spell(t, position, CAUSE_EXOGENOUS, w, sp)
 
 
-@njit(cache=True)
+@kernel_function
 def form_partnerships(t, seed, w, sp, ev, params, resume_from):
     """Step 10: new spells. Returns STEP_DONE, or the candidate number to resume at when full.
 
@@ -550,7 +553,7 @@ def form_partnerships(t, seed, w, sp, ev, params, resume_from):
         open_spell(t, i, j, strength, treaty, term, renew, w, sp, params)
 
 
-@njit(cache=True)
+@kernel_function
 def record(t, w, sp, rec, params):
     """Write step t's row of the series."""
     n, n_norms = w.principles.shape
@@ -569,11 +572,13 @@ def record(t, w, sp, rec, params):
     for k in range(n_norms):
         rec.aggregate[t, AGG_FIXED + k] = w.credibility[:, k].mean()
     if rec.state_credibility.shape[0] > t:
-        rec.state_credibility[t, :, :] = w.credibility
-        rec.state_tension[t, :] = w.tension
+        for i in range(n):  # element by element: an array copy would need the runtime
+            for k in range(n_norms):
+                rec.state_credibility[t, i, k] = w.credibility[i, k]
+            rec.state_tension[t, i] = w.tension[i]
 
 
-@njit(cache=True)
+@kernel_function
 def step_world(t, seed, params, w, sp, ev, rec, resume_pair):
     """One month (MODEL.md §3 steps 1–10) at step ``t``.
 
@@ -596,7 +601,7 @@ def step_world(t, seed, params, w, sp, ev, rec, resume_pair):
     return STEP_DONE
 
 
-@njit(cache=True)
+@kernel_function
 def run_steps(t_start, t_stop, seed, params, w, sp, ev, rec, resume_pair):
     """Steps ``t_start .. t_stop - 1`` in one compiled call (the whole-run fast path).
 
