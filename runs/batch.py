@@ -20,13 +20,14 @@ import errno
 import io
 import json
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from model.parameters import Parameters
 from runs.engine import (
     ChunkResult,
     SerialEngine,
@@ -56,12 +57,64 @@ CHUNK_DIR = "chunks"
 
 @dataclass
 class BatchResult:
-    """A finished experiment's tables (in memory, or read back from a results folder)."""
+    """A finished experiment: its counts, series, and its runs and spells tables.
 
-    runs: pd.DataFrame
-    spells: pd.DataFrame
+    From :func:`run_experiment` the tables are in memory. From :func:`run_batch` they stay on disk
+    (a million-run batch has tens of millions of spell rows) and ``runs``/``spells`` read the CSV
+    the first time they are asked for; the counts never need them.
+    """
+
     timeseries: pd.DataFrame | None
     states: pd.DataFrame | None = None
+    counts: dict[str, int] = field(default_factory=dict)  # runs, runs_ok, runs_failed, spells, ...
+    folder: Path | None = None
+    first_failure: tuple[int, str] | None = None  # (run id, error) of the first failed run
+    _runs: pd.DataFrame | None = None
+    _spells: pd.DataFrame | None = None
+
+    @property
+    def runs(self) -> pd.DataFrame:
+        if self._runs is None:
+            self._runs = read_runs_csv(self.folder / "runs.csv")
+        return self._runs
+
+    @property
+    def spells(self) -> pd.DataFrame:
+        if self._spells is None:
+            self._spells = read_spells_csv(self.folder / "spells.csv")
+        return self._spells
+
+
+def read_runs_csv(path: Path, **options) -> pd.DataFrame:
+    numbers = {name: [""] for name in Parameters.names()}  # an empty cell is a missing number
+    return pd.read_csv(
+        path,
+        dtype={"seed": np.uint64, "error": str},
+        keep_default_na=False,
+        na_values=numbers,
+        **options,
+    )
+
+
+def read_spells_csv(path: Path, **options) -> pd.DataFrame:
+    return pd.read_csv(
+        path,
+        dtype={"seed": np.uint64},
+        keep_default_na=False,
+        na_values={"initial_strength": [""], "kappa": [""]},
+        **options,
+    )
+
+
+def table_counts(runs: pd.DataFrame, spells: pd.DataFrame) -> dict[str, int]:
+    """What the batch summary line and metadata.json report, from (parts of) the two tables."""
+    return {
+        "runs": len(runs),
+        "runs_ok": int((runs["status"] == "ok").sum()),
+        "runs_failed": int((runs["status"] != "ok").sum()),
+        "spells": len(spells),
+        "spells_ended": int(spells["event"].sum()),
+    }
 
 
 def default_chunk_size(n_runs: int) -> int:
@@ -202,31 +255,62 @@ def assemble(experiment: Experiment, out: Path, chunks, *, parquet: bool = False
     if experiment.per_state:
         states = _reduce_series(experiment, out, chunks, "states")
         atomic_write_bytes(out / "states.csv", csv_bytes(states))
-    runs = pd.read_csv(
-        out / "runs.csv", dtype={"seed": np.uint64, "error": str}, keep_default_na=False
-    )
-    spells = pd.read_csv(
-        out / "spells.csv",
-        dtype={"seed": np.uint64},
-        keep_default_na=False,
-        na_values={"initial_strength": [""], "kappa": [""]},
-    )
+    # Counts and Parquet files one chunk at a time: memory stays flat for any number of runs.
+    counts = dict.fromkeys(("runs", "runs_ok", "runs_failed", "spells", "spells_ended"), 0)
+    first_failure = None
+    for c, _, _ in chunks:
+        runs = read_runs_csv(_chunk_path(out, c, "runs.csv"), usecols=["run_id", "status", "error"])
+        spells = read_spells_csv(_chunk_path(out, c, "spells.csv"), usecols=["event"])
+        for key, value in table_counts(runs, spells).items():
+            counts[key] += value
+        failed = runs[runs["status"] != "ok"]
+        if first_failure is None and len(failed):
+            first_failure = (int(failed["run_id"].iloc[0]), str(failed["error"].iloc[0]))
     if parquet:
-        runs.to_parquet(out / "runs.parquet", index=False)
-        spells.to_parquet(out / "spells.parquet", index=False)
+        for name, read in (("runs", read_runs_csv), ("spells", read_spells_csv)):
+            parts = [_chunk_path(out, c, f"{name}.csv") for c, _, _ in chunks]
+            _concatenate_parquet(parts, read, out / f"{name}.parquet")
         if timeseries is not None:
             timeseries.to_parquet(out / "timeseries.parquet", index=False)
     metadata = {
         **_plan(experiment, chunks[0][2] - chunks[0][1]),
         "kind": "batch",
-        "runs_ok": int((runs["status"] == "ok").sum()),
-        "runs_failed": int((runs["status"] != "ok").sum()),
+        "runs_ok": counts["runs_ok"],
+        "runs_failed": counts["runs_failed"],
+        "spells": counts["spells"],
+        "spells_ended": counts["spells_ended"],
         "versions": versions(),
         "git_revision": git_revision(),
         "created": now_utc(),
     }
     atomic_write_json(out / "metadata.json", metadata)
-    return BatchResult(runs=runs, spells=spells, timeseries=timeseries, states=states)
+    return BatchResult(
+        timeseries=timeseries,
+        states=states,
+        counts=counts,
+        folder=out,
+        first_failure=first_failure,
+    )
+
+
+def _concatenate_parquet(parts: list[Path], read, target: Path) -> None:
+    """Stream chunk CSVs into one Parquet file, one row group per chunk, with the first chunk's
+    column types for all (a chunk's CSV alone may not show a column's type, e.g. all empty)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    tmp = target.with_name(f".{target.name}.tmp")
+    writer = None
+    try:
+        for part in parts:
+            table = pa.Table.from_pandas(read(part), preserve_index=False)
+            if writer is None:
+                writer = pq.ParquetWriter(tmp, table.schema)
+            writer.write_table(table.cast(writer.schema))
+    finally:
+        if writer is not None:
+            writer.close()
+    tmp.replace(target)
 
 
 def _concatenate_csv(parts: list[Path], target: Path) -> None:
@@ -315,9 +399,12 @@ def run_experiment(
                     target[point].add(part)
                 else:
                     target[point] = SeriesSums(part.count, part.total.copy(), part.squares.copy())
+    runs = pd.concat([r.runs for r in ordered], ignore_index=True)
+    spells = pd.concat([r.spells for r in ordered], ignore_index=True)
     return BatchResult(
-        runs=pd.concat([r.runs for r in ordered], ignore_index=True),
-        spells=pd.concat([r.spells for r in ordered], ignore_index=True),
         timeseries=series_table(experiment, sums, "series") if sums else None,
         states=series_table(experiment, state_sums, "states") if state_sums else None,
+        counts=table_counts(runs, spells),
+        _runs=runs,
+        _spells=spells,
     )

@@ -287,18 +287,16 @@ def batch(
     finally:
         runner.close()
     if not quiet:
-        runs = result.runs
-        spells = result.spells
-        failed = int((runs["status"] != "ok").sum())
+        counts = result.counts
         click.echo(
-            f"{len(runs)} runs ({len(experiment.points)} points x "
+            f"{counts['runs']} runs ({len(experiment.points)} points x "
             f"{experiment.replicates} replicates), "
-            f"{failed} failed; {len(spells)} spells, {int(spells['event'].sum())} ended, "
-            f"{int((spells['event'] == 0).sum())} censored."
+            f"{counts['runs_failed']} failed; {counts['spells']} spells, "
+            f"{counts['spells_ended']} ended, {counts['spells'] - counts['spells_ended']} censored."
         )
-        if failed:
-            first = runs[runs["status"] != "ok"].iloc[0]
-            click.echo(f"First failure (run {first['run_id']}): {first['error']}")
+        if result.first_failure:
+            run_id, error = result.first_failure
+            click.echo(f"First failure (run {run_id}): {error}")
         click.echo(f"Results in {out}/ (runs.csv, spells.csv, timeseries.csv, metadata.json)")
 
 

@@ -91,7 +91,8 @@ def execute_chunk(experiment: Experiment, chunk: Chunk) -> ChunkResult:
     run_series: list[pd.DataFrame] = []
     for run_id in range(first, stop):
         point_id, replicate, seed = experiment.run(run_id)
-        values: tuple = (np.nan,) * len(names)
+        # The parameters the run asked for (kept in runs.csv even when they are inadmissible).
+        values = _requested_values(scenario.parameters, experiment.points[point_id], names)
         try:
             if point_id not in templates:
                 try:
@@ -169,6 +170,16 @@ def execute_chunk(experiment: Experiment, chunk: Chunk) -> ChunkResult:
     )
 
 
+def _requested_values(base: Parameters, changes: dict, names: list[str]) -> tuple:
+    def number(value) -> float:
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            return np.nan
+
+    return tuple(number(changes.get(name, getattr(base, name))) for name in names)
+
+
 def _accumulate(target: dict[int, SeriesSums], point_id: int, values: np.ndarray) -> None:
     if point_id not in target:
         target[point_id] = SeriesSums(0, np.zeros_like(values), np.zeros_like(values))
@@ -207,6 +218,30 @@ def warm_kernel() -> None:
 
 
 # --------------------------------------------------------------------------- engines
+
+
+def _first_done(futures):
+    return cf.wait(futures, return_when=cf.FIRST_COMPLETED).done
+
+
+IN_FLIGHT_PER_WORKER = 4  # chunks submitted ahead per worker: enough to keep every worker busy
+
+
+def _windowed(submit, wait, function, chunks: Iterable[Chunk], workers: int, *first_args):
+    """Yield ``(chunk, finished future)`` with at most ``IN_FLIGHT_PER_WORKER × workers`` chunks
+    submitted at a time, and no reference kept to a future once yielded: a finished chunk's tables
+    are freed (here and, for Dask, on the cluster) as soon as they are written, so memory stays
+    flat however many chunks a batch has."""
+    queue = list(chunks)[::-1]
+    limit = IN_FLIGHT_PER_WORKER * max(1, workers)
+    running: dict = {}
+    while queue or running:
+        while queue and len(running) < limit:
+            chunk = queue.pop()
+            running[submit(function, *first_args, chunk)] = chunk
+        done = wait(list(running))
+        for future in done:
+            yield running.pop(future), future
 
 
 class SerialEngine:
@@ -265,10 +300,9 @@ class LocalEngine:
             with cf.ProcessPoolExecutor(
                 self.workers, mp_context=context, initializer=_worker_init, initargs=(experiment,)
             ) as pool:
-                futures = {pool.submit(_worker_run, c): c for c in pending}
                 broken: list[Chunk] = []
-                for future in cf.as_completed(futures):
-                    chunk = futures[future]
+                windows = _windowed(pool.submit, _first_done, _worker_run, pending, self.workers)
+                for chunk, future in windows:
                     try:
                         result = future.result()
                     except cf.process.BrokenProcessPool:
@@ -313,14 +347,18 @@ class DaskEngine:
         self.client.run(warm_kernel)  # the numba cache, loaded once per worker
 
     def map(self, experiment: Experiment, chunks: Iterable[Chunk]) -> Iterator[ChunkResult]:
-        from distributed import as_completed
+        from distributed import wait
 
         shared = self.client.scatter(experiment, broadcast=True)
-        futures = [
-            self.client.submit(execute_chunk, shared, chunk, retries=MAX_ATTEMPTS - 1, pure=False)
-            for chunk in chunks
-        ]
-        for future in as_completed(futures):
+        workers = sum(self.client.nthreads().values())  # threads across the cluster's workers
+
+        def submit(function, *args):
+            return self.client.submit(function, *args, retries=MAX_ATTEMPTS - 1, pure=False)
+
+        def first_done(futures):
+            return wait(futures, return_when="FIRST_COMPLETED").done
+
+        for _, future in _windowed(submit, first_done, execute_chunk, chunks, workers, shared):
             yield future.result()
 
     def close(self) -> None:

@@ -78,6 +78,54 @@ def test_a_failing_point_is_recorded_and_the_batch_goes_on(tmp_path: Path) -> No
     assert set(result.spells["point_id"]) == {0}
 
 
+def test_counts_and_parquet_are_streamed_from_the_chunks_and_match_the_tables(
+    tmp_path: Path,
+) -> None:
+    experiment = small_experiment(points=({}, {"w_init": 0.1}), replicates=5)  # point 1 fails
+    result = run_batch(experiment, tmp_path / "b", chunk_size=3, progress=False, parquet=True)
+    runs, spells = result.runs, result.spells  # read back from the CSVs
+    assert result.counts == {
+        "runs": 10,
+        "runs_ok": 5,
+        "runs_failed": 5,
+        "spells": len(spells),
+        "spells_ended": int(spells["event"].sum()),
+    }
+    assert result.first_failure == (5, runs.loc[5, "error"]) and "w_init" in runs.loc[5, "error"]
+    for name, table in (("runs", runs), ("spells", spells)):
+        pd.testing.assert_frame_equal(
+            pd.read_parquet(tmp_path / "b" / f"{name}.parquet"), table, check_dtype=False
+        )
+
+
+def test_engines_keep_a_bounded_number_of_chunks_in_flight() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from runs.engine import IN_FLIGHT_PER_WORKER, _first_done, _windowed
+
+    in_flight, peak = set(), 0
+
+    def work(chunk):
+        time.sleep(0.001)
+        return chunk
+
+    with ThreadPoolExecutor(2) as pool:
+
+        def submit(function, chunk):
+            nonlocal peak
+            in_flight.add(chunk)
+            peak = max(peak, len(in_flight))
+            return pool.submit(function, chunk)
+
+        seen = []
+        for chunk, future in _windowed(submit, _first_done, work, range(50), 2):
+            assert future.result() == chunk
+            in_flight.discard(chunk)
+            seen.append(chunk)
+    assert sorted(seen) == list(range(50))
+    assert peak == IN_FLIGHT_PER_WORKER * 2
+
+
 def _batch_command(out: Path) -> list[str]:
     alliance = str(Path(sys.executable).with_name("alliance"))
     return [alliance, "batch", "--scenario", SMALL, "--replicates", "40",
