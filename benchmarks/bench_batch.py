@@ -8,7 +8,8 @@ Measured in one process, against references measured in the same run:
   workers) and Dask (LocalCluster, 2 workers) engines, and of the plain-Python per-agent reference
   of the same rules (benchmarks/bench_kernel.py's ReferenceModel) run serially;
 * the cost of ``--twins`` (factual + credibility-frozen twin) relative to the plain batch;
-* the peak memory of the batch process for a small and a 4x larger batch streamed to disk.
+* the peak memory of a batch streamed to disk (parent and workers), small and large
+  (``--memory-runs 1000000 --memory-only`` for the issue's million-run check).
 Targets (issues 4 and 7): local >= 1,500 runs/s and >= 250x the Python reference; Dask within
 1.5x of local; --twins <= 2.1x; memory flat.
 """
@@ -74,33 +75,55 @@ def python_reference(spec, runs: int) -> float:
     return value
 
 
-def peak_memory_mib(runs: int, spec) -> float:
-    """Peak RSS of a child batch process (fresh process, so earlier work does not count)."""
+def peak_memory_mib(runs: int, steps: int, out: Path | None = None) -> tuple[float, float, float]:
+    """Peak RSS (MiB) of a fresh batch process and of its largest worker, and the wall seconds,
+    for a streamed ``run_batch`` with the local engine (2 workers) into a folder."""
     import subprocess
 
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory(dir=out) as folder:
         code = (
-            "import resource, sys; from pathlib import Path;"
+            "import resource, time; from pathlib import Path;"
             "from model.synthetic import synthetic_scenario; from runs.batch import run_batch;"
-            "from runs.engine import SerialEngine; from runs.experiment import Experiment;"
-            f"s = synthetic_scenario(n_states=20, world_seed=1, steps=60);"
+            "from runs.engine import LocalEngine; from runs.experiment import Experiment;"
+            f"s = synthetic_scenario(n_states=20, world_seed=1, steps={steps});"
+            "start = time.perf_counter();"
             f"run_batch(Experiment(scenario=s, replicates={runs}, master_seed=1),"
-            f" Path(r'{folder}') / 'b',"
-            " engine=SerialEngine(), progress=False);"
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+            f" Path(r'{folder}') / 'b', engine=LocalEngine(2), progress=False);"
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,"
+            " resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, time.perf_counter() - start)"
         )
-        out = subprocess.run(
+        out_text = subprocess.run(
             [sys.executable, "-c", code], capture_output=True, text=True, check=True
-        )
-        return int(out.stdout.strip().splitlines()[-1]) / 1024
+        ).stdout
+        parent, child, seconds = out_text.strip().splitlines()[-1].split()
+        return int(parent) / 1024, int(child) / 1024, float(seconds)
+
+
+MEMORY_STEPS = 24  # short runs: the question is how memory grows with the number of runs
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=2000, help="runs per engine measurement")
     parser.add_argument("--quick", action="store_true", help="fewer runs everywhere")
+    parser.add_argument(
+        "--memory-runs",
+        type=int,
+        default=4000,
+        help="runs of the larger memory measurement (issue 4: 1000000)",
+    )
+    parser.add_argument(
+        "--memory-dir", type=Path, default=None, help="folder for its results (default: /tmp)"
+    )
+    parser.add_argument("--memory-only", action="store_true", help="only the memory measurement")
     args = parser.parse_args()
     runs = 200 if args.quick else args.runs
+    if not args.memory_only:
+        throughput(args, runs)
+    memory(args)
+
+
+def throughput(args, runs: int) -> None:
     spec = synthetic_scenario(n_states=20, world_seed=1, steps=600)
     warm_kernel()
     print(f"Whole runs, 20 states x 600 months, {os.cpu_count()} cores:")
@@ -130,13 +153,18 @@ def main() -> None:
     print(f"  local / dask                      {local / dask_rate:10.2f}x   (target <= 1.5x)")
     print(f"  --twins cost (plain / twins rate) {local / twins:10.2f}x   (target <= 2.1x)")
     print(f"  local runs/s                      {local:10.0f}    (target >= 1500)")
-    small, large = (200, 800) if args.quick else (1000, 4000)
-    m_small = peak_memory_mib(small, synthetic_scenario(n_states=20, world_seed=1, steps=60))
-    m_large = peak_memory_mib(large, synthetic_scenario(n_states=20, world_seed=1, steps=60))
-    print(
-        f"Peak memory of a streamed batch (60-month runs): {small} runs {m_small:.0f} MiB, "
-        f"{large} runs {m_large:.0f} MiB (ratio {m_large / m_small:.2f}; flat = about 1)"
-    )
+
+
+def memory(args) -> None:
+    small, large = (200, 800) if args.quick else (1000, args.memory_runs)
+    print(f"Peak memory of a streamed batch ({MEMORY_STEPS}-month runs, local engine, 2 workers):")
+    for n in (small, large):
+        parent, child, seconds = peak_memory_mib(n, MEMORY_STEPS, args.memory_dir)
+        print(
+            f"  {n:>9} runs: batch process {parent:6.0f} MiB, largest worker {child:6.0f} MiB "
+            f"({seconds:.0f} s)",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

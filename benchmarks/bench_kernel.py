@@ -12,6 +12,7 @@ Run from the repository root (prints only; nothing here asserts a speed)::
 2. Whole runs of 20 states x 600 months per second on one core: ``AllianceModel(...).simulate()``
    (Mesa set-up included), ``model.simulation.simulate_arrays`` (the batch engine's unit) and the
    bare ``run_steps`` call on preallocated copies. Target: >= 500 runs/s.
+3. ``--phases``: where a month of the 20-state world goes, phase by phase (ns per month).
 
 Times are CPU time of this process (``time.process_time``), so other load on the machine does not
 inflate them.
@@ -523,11 +524,84 @@ def whole_runs(seconds: float) -> None:
     runs_per_second("kernel run_steps on preallocated copies", bare, seconds)
 
 
+def _phase_loops():
+    """One compiled loop per phase of the monthly step (built on first use: numba compiles them)."""
+    from numba import njit
+
+    from model import kernel
+
+    def loop(body):
+        @njit(_nrt=False)
+        def repeat(n, t, seed, params, w, sp, ev, rec):
+            for _ in range(n):
+                body(t, seed, params, w, sp, ev, rec)
+
+        return repeat
+
+    bodies = {
+        "events (step 1)": lambda t, s, p, w, sp, ev, rec: kernel.apply_events(t, w, sp, ev, p),
+        "drift (step 1)": lambda t, s, p, w, sp, ev, rec: kernel.drift(t, s, w, p),
+        "acts (step 2)": lambda t, s, p, w, sp, ev, rec: kernel.draw_acts(t, s, w, ev),
+        "flows + credibility (3-6)": lambda t, s, p, w, sp, ev, rec: kernel.flows_and_credibility(
+            w, sp, p
+        ),
+        "values + strength (7-8)": lambda t, s, p, w, sp, ev, rec: kernel.update_strength(w, sp, p),
+        "record": lambda t, s, p, w, sp, ev, rec: kernel.record(t, w, sp, rec, p),
+    }
+    return {name: loop(njit(inline="always", _nrt=False)(body)) for name, body in bodies.items()}
+
+
+def phase_breakdown(repeats: int) -> None:
+    """Where a month goes: each phase repeated on copies of mid-run states (CPU time, best of 5),
+    beside whole runs. Ends and formation change the spell table, so they are not repeated: they
+    are in the difference between a whole month and the sum of the phases."""
+    spec = synthetic_scenario(n_states=20, world_seed=1, steps=600)
+    base = AllianceModel(scenario=spec, rng=0)
+    params, k = spec.parameters.to_array(), len(spec.norms)
+    records = Records.empty(600, 20, k, False)
+    seed = np.uint64(12345)
+    states = []
+    for months in (150, 300, 450):
+        world, spells = copy_world(base.world), SpellTable.empty(4096, k)
+        spells = advance(0, months, seed, params, world, spells, base.events, records)
+        states.append((months, world, spells))
+    active = np.mean([int(sp.n_active[0]) for _, _, sp in states])
+    print(f"Where a month goes (20 states, {active:.0f} active partnerships; ns per month):")
+    total = 0.0
+    for name, repeat in _phase_loops().items():
+        best = []
+        for months, world, spells in states:
+            args = (months, seed, params)
+            tables = (base.events, records)
+            repeat(1, *args, copy_world(world), copy_spells(spells), *tables)
+            times = []
+            for _ in range(5):
+                w, sp = copy_world(world), copy_spells(spells)
+                start = clock()
+                repeat(repeats, *args, w, sp, *tables)
+                times.append((clock() - start) / repeats)
+            best.append(min(times))
+        total += float(np.mean(best)) * 1e9
+        print(f"  {name:<30} {np.mean(best) * 1e9:8.0f}", flush=True)
+    whole = []
+    for trial in range(5):
+        world, spells = copy_world(base.world), SpellTable.empty(4096, k)
+        start = clock()
+        advance(0, 600, np.uint64(trial + 1), params, world, spells, base.events, records)
+        whole.append((clock() - start) / 600)
+    print(f"  {'sum of the phases above':<30} {total:8.0f}")
+    print(f"  {'whole month (ends, formation)':<30} {min(whole) * 1e9:8.0f}   (best of 5 runs)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer months and shorter timings")
+    parser.add_argument("--phases", action="store_true", help="only where a month goes, by phase")
     args = parser.parse_args()
     quick = args.quick
+    if args.phases:
+        phase_breakdown(200 if quick else 2000)
+        return
     print("Per month, kernel vs plain-Python per-agent reference (target >= 50x at N = 200):")
     per_month(20, 2000 if not quick else 200, 50 if not quick else 5)
     per_month(200, 200 if not quick else 20, 5 if not quick else 1)

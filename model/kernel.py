@@ -283,6 +283,8 @@ def apply_events(t, w, sp, ev, params):
     acts (step 2)."""
     first = np.searchsorted(ev.step, t, side="left")
     last = np.searchsorted(ev.step, t, side="right")
+    if first == last:
+        return  # no event this month (most months): nothing to refresh before drift's own
     for e in range(first, last):
         kind = ev.kind[e]
         a = ev.a[e]
