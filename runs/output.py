@@ -11,9 +11,11 @@ import platform
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas is imported by the callers that have frames, not by --help
+    import pandas as pd
+
 
 FORMAT_VERSION = 1
 _DEPENDENCIES = (
