@@ -71,3 +71,19 @@ def test_quiet_run_prints_nothing(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["run", "--steps", "2", "--quiet", "--out", str(tmp_path)])
     assert result.exit_code == 0 and result.output == ""
     assert (tmp_path / "run.json").exists()
+
+
+def test_click_usage_errors_are_one_line_naming_the_option_and_the_help(tmp_path: Path) -> None:
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    cases = {
+        ("run", "--out", str(a_file)): ("'--out'", "alliance run --help"),
+        ("batch", "--replicates", "x"): ("'--replicates'", "alliance batch --help"),
+        ("nosuch",): ("nosuch", "alliance --help"),
+    }
+    for args, (what, where) in cases.items():
+        result = CliRunner().invoke(main, list(args), prog_name="alliance")
+        assert result.exit_code == 2, result.output
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("alliance: error: "), result.output
+        assert what in lines[0] and where in lines[0]
