@@ -39,6 +39,7 @@ def acceptance_report(
     def load(name: str):
         spec = load_scenario(name)
         return spec.with_parameters(**changes) if changes else spec
+
     rows: list[tuple[str, str, str, bool]] = []
 
     def row(behaviour: str, target: str, measured: str, met: bool) -> None:
