@@ -10,7 +10,7 @@ from model.alliance_model import AllianceModel
 from model.arrays import CAUSE_ENTRAPMENT, CAUSE_INTEREST, CAUSE_PRINCIPLES
 from model.kernel import pair_value, prepare_values
 from model.parameters import Parameters
-from model.scenario import build_world, load_scenario
+from model.scenario import build_world, load_scenario, parse_scenario
 
 # The prototype's ATOP-fit column of MODEL.md §3: a world where spells end within a few years.
 ATOP = dict(
@@ -101,3 +101,75 @@ def abrogated_strong(parameters: dict) -> int:
 def test_abrogation_before_hollow_only_with_its_switch() -> None:
     assert abrogated_strong({}) == 0
     assert abrogated_strong({"abrogate_before_hollow": 1}) > 0
+
+
+def test_legal_inertia_and_starting_strength_are_properties_of_each_spell() -> None:
+    """κ (treaty or pact) and the starting strength belong to the spell, end to end: a dated
+    start sets both (kind, strength), a formalisation turns a pact's κ into a treaty's, and
+    endogenous spells draw their starting strength per spell; spells.csv carries all three."""
+    state = {"power": 0.3, "risk": 0.0, "tension": 1.0, "needs": {"arms": 0.9}}
+    supply = {"supply": {"arms": 0.9}}
+    spec = parse_scenario(
+        {
+            "scenario": {
+                "name": "spells",
+                "start": "2000-01",
+                "steps": 24,
+                "norms": ["sovereignty"],
+                "resources": ["arms"],
+            },
+            "parameters": {
+                "kappa_treaty": 0.07,
+                "kappa_pact": 4.0,
+                "w_init": 0.5,
+                "w_init_spread": 0.3,
+                "rho": 0.0,
+                "gamma": 0.0,
+                "h_exo": 0.0,
+            },  # fmt: skip
+            "states": [{"name": n, **state, **supply} for n in ("A", "B", "C", "D")],
+            "partnerships": [
+                {"members": ["A", "B"], "kind": "treaty", "strength": 0.8},
+                {"members": ["A", "C"], "kind": "pact"},
+            ],
+            "events": [
+                {
+                    "date": "2000-06",
+                    "name": "d",
+                    "effects": [
+                        {"members": ["C", "D"], "partnership": "start", "strength": 0.65},
+                        {"members": ["A", "C"], "partnership": "start", "kind": "treaty"},
+                    ],
+                }
+            ],
+        },
+        text="",
+        source="<spells>",
+    )
+    frame = AllianceModel(scenario=spec, rng=3).simulate().spells_frame()
+    rows = {(r.state_a, r.state_b): r for r in frame.itertuples()}
+    assert (rows["A", "B"].kind, rows["A", "B"].kappa, rows["A", "B"].initial_strength) == (
+        "treaty",
+        0.07,
+        0.8,
+    )
+    # A dated start without a strength starts at w_init (history: no per-spell draw).
+    assert (rows["A", "C"].kind, rows["A", "C"].kappa, rows["A", "C"].initial_strength) == (
+        "treaty",
+        0.07,
+        0.5,
+    )  # formalised in 2000-06: the pact's κ became the treaty's
+    assert (rows["C", "D"].kind, rows["C", "D"].kappa, rows["C", "D"].initial_strength) == (
+        "pact",
+        4.0,
+        0.65,
+    )
+    # Endogenous spells draw their starting strength per spell within w_init ± spread.
+    endogenous = formed({"rho": 0.3, "w_init_spread": 0.2, "w_init": 0.5, "w_func": 0.3})
+    table = endogenous.spells_frame()
+    assert len(table) > 5 and table["initial_strength"].nunique() > len(table) // 2
+    assert table["initial_strength"].between(0.3, 0.7).all()
+    assert set(table["kappa"]) <= {
+        endogenous.parameters.kappa_treaty,
+        endogenous.parameters.kappa_pact,
+    }
