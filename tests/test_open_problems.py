@@ -1,5 +1,6 @@
 """The switches for MODEL.md §3's open problems (docs/ODD.md §9): each does what it says, and
-off (the default) is the reference form."""
+off is the reference form. Three are on by default (the calibrated defaults, ODD §9): one set of
+structural parameters serves every scenario and the synthetic world."""
 
 from __future__ import annotations
 
@@ -76,7 +77,7 @@ def test_benefit_floor_keeps_pairs_without_mutual_interest_apart() -> None:
 
 
 def test_w_init_spread_draws_starting_strengths_within_its_band() -> None:
-    reference = formed({})
+    reference = formed({"w_init_spread": 0.0})
     n = int(reference.spells.count[0])
     assert np.all(reference.spells.initial_strength[:n] == 0.5)
     spread = formed({"w_init_spread": 0.15})
@@ -99,7 +100,7 @@ def abrogated_strong(parameters: dict) -> int:
 
 
 def test_abrogation_before_hollow_only_with_its_switch() -> None:
-    assert abrogated_strong({}) == 0
+    assert abrogated_strong({"abrogate_before_hollow": 0}) == 0
     assert abrogated_strong({"abrogate_before_hollow": 1}) > 0
 
 
@@ -173,3 +174,28 @@ def test_legal_inertia_and_starting_strength_are_properties_of_each_spell() -> N
         endogenous.parameters.kappa_treaty,
         endogenous.parameters.kappa_pact,
     }
+
+
+def test_one_set_of_structural_parameters_serves_every_scenario_and_the_synthetic_world() -> None:
+    """ODD §8 item 19: the built-in scenarios and the synthetic world share every structural
+    parameter (the defaults); they may differ only in world parameters. The defaults carry the
+    calibrated switches, and the synthetic world carries its fitted world values."""
+    from model.parameters import STRUCTURAL_NAMES, WORLD_NAMES
+    from model.scenario import builtin_scenarios
+    from model.synthetic import WORLD_PARAMETERS
+
+    defaults = Parameters()
+    assert set(STRUCTURAL_NAMES) | set(WORLD_NAMES) == set(Parameters.names())
+    for name in [*builtin_scenarios(), "synthetic:n_states=5"]:
+        spec = load_scenario(name)
+        for field in STRUCTURAL_NAMES:
+            assert getattr(spec.parameters, field) == getattr(defaults, field), (name, field)
+    synthetic = load_scenario("synthetic:n_states=5").parameters
+    assert set(WORLD_PARAMETERS) <= set(WORLD_NAMES)
+    assert all(getattr(synthetic, k) == v for k, v in WORLD_PARAMETERS.items())
+    assert synthetic.rho != defaults.rho and synthetic.h_exo > 0 == defaults.h_exo
+    # The calibrated structure: early abrogation and the benefit floor on, realised benefit off;
+    # a pact's legal inertia well above a treaty's.
+    assert defaults.abrogate_before_hollow == 1 and defaults.benefit_floor > 0
+    assert defaults.realised_benefit == 0 and defaults.violation_cost == 0
+    assert defaults.kappa_pact > 10 * defaults.kappa_treaty
