@@ -443,7 +443,8 @@ class ValidationReport:
             lines.append(f"  parameters: model defaults except {changed}")
         else:
             lines.append(
-                "  parameters: the model's defaults (MODEL.md §3, prototype fits), unchanged"
+                "  parameters: the model's defaults (model/parameters.py: one structural set, "
+                "calibrated to ATOP), unchanged"
             )
         return lines
 

@@ -1,8 +1,21 @@
 """Model parameters: names, defaults, admissible ranges and the packed array the kernel reads.
 
-Defaults are the "scenario default" column of MODEL.md §3 (the prototype's values, to be re-derived
-by the project's own calibration). Every parameter is a float in the kernel's parameter vector; the
-index constants below (``P_ALPHA`` ...) are how the kernel names them.
+Defaults (docs/ODD.md §8 item 19, §9 "One set of structural parameters"):
+
+* *Structural* parameters — how states value partners, how partnerships respond, legal inertia by
+  legal form, the open-problem switches — have one value for every world. Those the ATOP
+  calibration identifies come from the project's own calibration (``CALIBRATION`` below; each
+  field's comment says so); the rest keep the model card's values (MODEL.md §3, "scenario
+  default" column), which ATOP durations do not pin down.
+* *World* parameters — ``rho``, ``u_form``, ``treaty_share``, ``treaty_term_years``, ``h_exo``,
+  ``theta``, ``theta_tension``, ``sigma``, ``sigma_tension`` — describe a world, not the
+  mechanism. Their defaults here are the card's scenario values (a scenario's states form few
+  endogenous spells, name their treaties as dated history and face no exogenous end unless an
+  event says so); the synthetic world carries its own fitted values
+  (``model.synthetic.WORLD_PARAMETERS``).
+
+Every parameter is a float in the kernel's parameter vector; the index constants below
+(``P_ALPHA`` ...) are how the kernel names them.
 """
 
 from __future__ import annotations
@@ -12,6 +25,18 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
+
+# Where the calibrated defaults come from (docs/analysis.md, "Where the calibration stands"):
+CALIBRATION = (
+    "alliance calibrate --budget 60000 --max-minutes 12 --workers 2 "
+    "--set abrogate_before_hollow=1 --set kappa_treaty=0.1 "
+    "--param kappa_pact=0.2:6 --param upkeep=0.02:0.25 --param gamma=0.05:1 "
+    "--param rho=0.01:0.3 --param u_form=-0.05:0.2 --param h_exo=0:0.006 "
+    "--param treaty_share=0:1 --param treaty_term_years=0:30 --param w_init_spread=0:0.3 "
+    "--param benefit_floor=0:0.3  (git c3e410f, 2026-11-28: 40 688 runs, 691 s; distance "
+    "922.5 at the start -> 22.3, 31.6 on fresh seeds; ATOP goals met except S(20) 0.368; "
+    "analysis/data/calibration-defaults/)"
+)
 
 
 class ParameterError(ValueError):
@@ -39,12 +64,19 @@ class Parameters:
     t_half: float = _param(
         1.0, 1e-9, 1e6, "tension at which interests and principles weigh equally"
     )
-    upkeep: float = _param(0.075, 0.0, 10.0, "monthly cost of any partnership")
-    gamma: float = _param(0.30, 0.0, 10.0, "strength change per unit of min(U_ij, U_ji)")
+    # Calibrated (CALIBRATION: fitted 0.06226; se with the others fixed 0.014); card 0.075.
+    upkeep: float = _param(0.0623, 0.0, 10.0, "monthly cost of any partnership")
+    # Calibrated (CALIBRATION: fitted 0.5932; se with the others fixed 0.51); card 0.30.
+    gamma: float = _param(0.593, 0.0, 10.0, "strength change per unit of min(U_ij, U_ji)")
     w_init: float = _param(0.50, 0.0, 1.0, "strength of a partnership at formation")
     w_func: float = _param(0.30, 0.0, 1.0, "strength below which a partnership is hollow")
+    # The card's value, held fixed in CALIBRATION: ATOP durations do not identify it (left free it
+    # went to 0.69 with an infinite joint s.e., and a treaty could no longer lie hollow; ODD §9).
     kappa_treaty: float = _param(0.10, 0.0, 100.0, "abrogation hazard per unit -Ubar, treaty")
-    kappa_pact: float = _param(2.5, 0.0, 100.0, "abrogation hazard per unit -Ubar, informal pact")
+    # Calibrated (CALIBRATION: fitted 5.064; se with the others fixed 2.4); card 2.5.
+    kappa_pact: float = _param(5.06, 0.0, 100.0, "abrogation hazard per unit -Ubar, informal pact")
+    # World parameters (module docstring): the card's scenario values; the synthetic world's are in
+    # model.synthetic.WORLD_PARAMETERS.
     treaty_share: float = _param(
         0.0, 0.0, 1.0, "share of endogenously formed spells that are treaties"
     )
@@ -69,7 +101,9 @@ class Parameters:
     intensity: float = _param(
         8.0, 1.0, 1000.0, "default intensity of a forced (invasion-level) act"
     )
-    # Switches for the open problems of MODEL.md §3 (docs/ODD.md "Decisions"); 0 = reference form.
+    # Switches for the open problems of MODEL.md §3 (docs/ODD.md §9); 0 = reference form. The
+    # defaults turn on benefit_floor, w_init_spread and abrogate_before_hollow (calibrated);
+    # realised_benefit and violation_cost stay off (ODD §9, open problem 1).
     realised_benefit: float = _param(
         0,
         0,
@@ -85,22 +119,26 @@ class Parameters:
         "weight of a direct cost to i of its partner's recent violations of i's own "
         "principles, endorsed or not ('social imperialism'; open problem 1)",
     )
+    # Calibrated (CALIBRATION: fitted 0.1703; se with the others fixed 0.014); reference form 0.
     benefit_floor: float = _param(
-        0.0,
+        0.17,
         0.0,
         1.0,
         "formation also needs both sides' potential material benefit >= this "
         "(open problem 2: formation is not selective)",
     )
+    # Calibrated (CALIBRATION: fitted 0.0100, not identified: se with the others fixed 0.79);
+    # reference form 0. The ATOP fit does not need per-spell starting strength.
     w_init_spread: float = _param(
-        0.0,
+        0.01,
         0.0,
         1.0,
         "a formed spell's strength is drawn from w_init ± this, within [w_func, 1] "
         "(open problem 3)",
     )
+    # On (ODD §9, open problem 3): held at 1 in CALIBRATION; reference form 0.
     abrogate_before_hollow: float = _param(
-        0,
+        1,
         0,
         1,
         "1: abrogation hazard whenever Ubar < 0, not only once hollow (open problem 3)",
@@ -164,6 +202,22 @@ class Parameters:
         """The packed float64 vector the kernel reads, in :meth:`names` order."""
         return np.array([float(getattr(self, n)) for n in self.names()], dtype=np.float64)
 
+
+# Which parameters describe a world rather than the mechanism (docs/ODD.md §8 item 19): a
+# scenario or the synthetic world may set these; every other parameter is structural, one default
+# for every world.
+WORLD_NAMES: tuple[str, ...] = (
+    "rho",
+    "u_form",
+    "treaty_share",
+    "treaty_term_years",
+    "h_exo",
+    "theta",
+    "theta_tension",
+    "sigma",
+    "sigma_tension",
+)
+STRUCTURAL_NAMES: tuple[str, ...] = tuple(n for n in Parameters.names() if n not in WORLD_NAMES)
 
 # Index constants for the kernel: position of each field in Parameters.to_array().
 _INDEX = {name: i for i, name in enumerate(Parameters.names())}

@@ -56,7 +56,7 @@ from runs.cli import (
     "--acceptance",
     is_flag=True,
     help="Instead of one SCENARIO: MODEL.md §6's acceptance behaviours A1–A3 beside their targets "
-    "(default replicates 200 here).",
+    "(default replicates 200 here); --set changes every scenario alike.",
 )
 @user_errors
 def validate(
@@ -75,7 +75,12 @@ def validate(
     from runs.validate import write_validation
 
     if acceptance:
-        _acceptance(replicates, seed, workers, out, quiet)
+        if scenario is not None or events or overlays:
+            raise UserError(
+                "validate --acceptance: runs its own scenarios; expected no SCENARIO, --event or "
+                "--overlay (--set applies to every scenario alike)"
+            )
+        _acceptance(replicates, seed, workers, sets, out, quiet)
         return
     if scenario is None:
         raise UserError("validate: expected a SCENARIO (e.g. sino-soviet-1950) or --acceptance")
@@ -98,10 +103,11 @@ def validate(
             click.echo(f"\nwrote {out}/validation.csv, validation.json, history_spells.csv")
 
 
-def _acceptance(replicates, seed, workers, out, quiet) -> None:
+def _acceptance(replicates, seed, workers, sets, out, quiet) -> None:
     from click.core import ParameterSource
 
     from runs.acceptance import acceptance_report
+    from runs.cli import _parse_sets
     from runs.output import atomic_write_csv, prepare_output_dir
 
     context = click.get_current_context()
@@ -109,11 +115,21 @@ def _acceptance(replicates, seed, workers, out, quiet) -> None:
         replicates = 200
     if out is not None:
         out = prepare_output_dir(out)
-    table = acceptance_report(replicates=replicates, seed=seed, workers=workers)
+    parameters = _parse_sets(sets)
+    if parameters:
+        from model.parameters import Parameters
+
+        Parameters().replace(**parameters)  # an unknown name or bad value fails before any run
+    table = acceptance_report(
+        replicates=replicates, seed=seed, workers=workers, parameters=parameters
+    )
     if out is not None:
         atomic_write_csv(out / "acceptance.csv", table)
     if not quiet:
         click.echo(f"MODEL.md §6 acceptance behaviours, {replicates} runs each, master seed {seed}")
+        if parameters:
+            changed = ", ".join(f"{k}={v:g}" for k, v in parameters.items())
+            click.echo(f"  parameters changed in every scenario alike: {changed}")
         for r in table.itertuples():
             mark = "met " if r.met else "MISS"
             click.echo(f"  [{mark}] {r.behaviour}: target {r.target}; measured {r.measured}")

@@ -49,6 +49,10 @@ SHORT_WORLD = {
         "kappa_pact": 4.0,
         "sigma": 0.1,
         "sigma_tension": 0.2,
+        # A floor low enough to leave every kind of end in so small a world (it still turns
+        # away a third of the spells); a spread wide enough that starting strengths matter.
+        "benefit_floor": 0.04,
+        "w_init_spread": 0.1,
     },
     "implicates": {"arms": {"sovereignty": 0.8}, "tech": {"non_proliferation": 0.9}},
     "states": [
@@ -412,21 +416,28 @@ def test_a_treaty_expires_at_its_term_or_renews_while_not_hollow() -> None:
 
 
 def test_abrogation_needs_a_hollow_spell_and_negative_smoothed_value() -> None:
+    """The reference form's rule (abrogate_before_hollow = 0); the defaults' early abrogation
+    drops the first condition only."""
+    reference = {"gamma": 0.0, "kappa_pact": 100.0, "abrogate_before_hollow": 0}
     # Value is negative (upkeep 1) but strength is frozen above w_func: never abrogated.
-    solid = only_spell(pair_world({"gamma": 0.0, "upkeep": 1.0, "kappa_pact": 100.0}, {}))
+    solid = only_spell(pair_world({**reference, "upkeep": 1.0}, {}))
     assert solid.event == 0 and solid.functional_event == 0
     # The same with strength starting hollow: abrogated in the first month at risk, since
     # kappa * max(0, -Ubar) >= 1 there.
-    hollow = only_spell(
-        pair_world({"gamma": 0.0, "upkeep": 1.0, "kappa_pact": 100.0}, {"strength": 0.1})
-    )
+    hollow = only_spell(pair_world({**reference, "upkeep": 1.0}, {"strength": 0.1}))
     assert (hollow.functional_end_step, hollow.formal_end_step) == (1, 1)
     assert hollow.cause in ("interest", "principles", "entrapment")
     # Hollow but valued (Ubar > 0): hollow for ever, never abrogated.
-    valued = only_spell(
-        pair_world({"gamma": 0.0, "upkeep": 0.0, "kappa_pact": 100.0}, {"strength": 0.1})
-    )
+    valued = only_spell(pair_world({**reference, "upkeep": 0.0}, {"strength": 0.1}))
     assert valued.functional_event == 1 and valued.event == 0
+    # With the defaults' early abrogation, the solid spell of negative value is abrogated in its
+    # first month at risk while still strong; a valued one is not.
+    early = {**reference, "abrogate_before_hollow": 1}
+    solid = only_spell(pair_world({**early, "upkeep": 1.0}, {}))
+    assert (solid.formal_end_step, solid.functional_end_step) == (1, 1)
+    assert solid.cause in ("interest", "principles", "entrapment")
+    assert only_spell(pair_world({**early, "upkeep": 0.0}, {})).event == 0
+    assert Parameters().abrogate_before_hollow == 1
 
 
 def test_cooldown_blocks_reformation_for_exactly_its_length() -> None:

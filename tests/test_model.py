@@ -170,7 +170,15 @@ def erode(credibility: float, contradiction: float, alpha: float, beta: float) -
     )
 
 
-STILL = {"gamma": 0.0, "rho": 0.0, "sigma": 0.0, "sigma_tension": 0.0, "h_exo": 0.0}
+# A still world: strength frozen above w_func (gamma = 0) and no early abrogation, so no spell ends.
+STILL = {
+    "gamma": 0.0,
+    "rho": 0.0,
+    "sigma": 0.0,
+    "sigma_tension": 0.0,
+    "h_exo": 0.0,
+    "abrogate_before_hollow": 0,
+}
 
 
 def credibility_world(*, implicates: dict | None = None) -> Scenario:
@@ -240,7 +248,8 @@ def test_supplying_a_violator_erodes_credibility_even_without_endorsement() -> N
 
 
 def test_constant_break_hazard_gives_geometric_durations() -> None:
-    """With strength frozen (gamma = 0, so value never matters and no spell goes hollow), every
+    """With strength frozen (gamma = 0, so no spell goes hollow) and no early abrogation (so value
+    never matters), every
     pair forming at once (rho = 1, u_form at its minimum) and re-forming the month it ends
     (cooldown = 0), each pair is at risk every month after its spell starts, and ends with
     probability p = h_exo. Durations are then geometric with mean 1/p.
@@ -253,7 +262,15 @@ def test_constant_break_hazard_gives_geometric_durations() -> None:
     spec = world(
         [{"name": f"s{i}", "needs": {"arms": 0.5}, "supply": {"arms": 0.5}} for i in range(n)],
         steps=steps,
-        parameters={"gamma": 0.0, "rho": 1.0, "u_form": -10.0, "cooldown": 0, "h_exo": p},
+        parameters={
+            "gamma": 0.0,
+            "rho": 1.0,
+            "u_form": -10.0,
+            "cooldown": 0,
+            "h_exo": p,
+            "abrogate_before_hollow": 0,
+            "benefit_floor": 0.0,  # needs drift: no floor, so that every pair re-forms at once
+        },
     )
     frames = [AllianceModel(scenario=spec, rng=s).simulate().spells_frame() for s in seeds]
     spells = pd.concat(frames, ignore_index=True)

@@ -1,5 +1,6 @@
 """The switches for MODEL.md §3's open problems (docs/ODD.md §9): each does what it says, and
-off (the default) is the reference form."""
+off is the reference form. Three are on by default (the calibrated defaults, ODD §9): one set of
+structural parameters serves every scenario and the synthetic world."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from model.alliance_model import AllianceModel
 from model.arrays import CAUSE_ENTRAPMENT, CAUSE_INTEREST, CAUSE_PRINCIPLES
 from model.kernel import pair_value, prepare_values
 from model.parameters import Parameters
-from model.scenario import build_world, load_scenario
+from model.scenario import build_world, load_scenario, parse_scenario
 
 # The prototype's ATOP-fit column of MODEL.md §3: a world where spells end within a few years.
 ATOP = dict(
@@ -76,7 +77,7 @@ def test_benefit_floor_keeps_pairs_without_mutual_interest_apart() -> None:
 
 
 def test_w_init_spread_draws_starting_strengths_within_its_band() -> None:
-    reference = formed({})
+    reference = formed({"w_init_spread": 0.0})
     n = int(reference.spells.count[0])
     assert np.all(reference.spells.initial_strength[:n] == 0.5)
     spread = formed({"w_init_spread": 0.15})
@@ -99,5 +100,102 @@ def abrogated_strong(parameters: dict) -> int:
 
 
 def test_abrogation_before_hollow_only_with_its_switch() -> None:
-    assert abrogated_strong({}) == 0
+    assert abrogated_strong({"abrogate_before_hollow": 0}) == 0
     assert abrogated_strong({"abrogate_before_hollow": 1}) > 0
+
+
+def test_legal_inertia_and_starting_strength_are_properties_of_each_spell() -> None:
+    """κ (treaty or pact) and the starting strength belong to the spell, end to end: a dated
+    start sets both (kind, strength), a formalisation turns a pact's κ into a treaty's, and
+    endogenous spells draw their starting strength per spell; spells.csv carries all three."""
+    state = {"power": 0.3, "risk": 0.0, "tension": 1.0, "needs": {"arms": 0.9}}
+    supply = {"supply": {"arms": 0.9}}
+    spec = parse_scenario(
+        {
+            "scenario": {
+                "name": "spells",
+                "start": "2000-01",
+                "steps": 24,
+                "norms": ["sovereignty"],
+                "resources": ["arms"],
+            },
+            "parameters": {
+                "kappa_treaty": 0.07,
+                "kappa_pact": 4.0,
+                "w_init": 0.5,
+                "w_init_spread": 0.3,
+                "rho": 0.0,
+                "gamma": 0.0,
+                "h_exo": 0.0,
+            },  # fmt: skip
+            "states": [{"name": n, **state, **supply} for n in ("A", "B", "C", "D")],
+            "partnerships": [
+                {"members": ["A", "B"], "kind": "treaty", "strength": 0.8},
+                {"members": ["A", "C"], "kind": "pact"},
+            ],
+            "events": [
+                {
+                    "date": "2000-06",
+                    "name": "d",
+                    "effects": [
+                        {"members": ["C", "D"], "partnership": "start", "strength": 0.65},
+                        {"members": ["A", "C"], "partnership": "start", "kind": "treaty"},
+                    ],
+                }
+            ],
+        },
+        text="",
+        source="<spells>",
+    )
+    frame = AllianceModel(scenario=spec, rng=3).simulate().spells_frame()
+    rows = {(r.state_a, r.state_b): r for r in frame.itertuples()}
+    assert (rows["A", "B"].kind, rows["A", "B"].kappa, rows["A", "B"].initial_strength) == (
+        "treaty",
+        0.07,
+        0.8,
+    )
+    # A dated start without a strength starts at w_init (history: no per-spell draw).
+    assert (rows["A", "C"].kind, rows["A", "C"].kappa, rows["A", "C"].initial_strength) == (
+        "treaty",
+        0.07,
+        0.5,
+    )  # formalised in 2000-06: the pact's κ became the treaty's
+    assert (rows["C", "D"].kind, rows["C", "D"].kappa, rows["C", "D"].initial_strength) == (
+        "pact",
+        4.0,
+        0.65,
+    )
+    # Endogenous spells draw their starting strength per spell within w_init ± spread.
+    endogenous = formed({"rho": 0.3, "w_init_spread": 0.2, "w_init": 0.5, "w_func": 0.3})
+    table = endogenous.spells_frame()
+    assert len(table) > 5 and table["initial_strength"].nunique() > len(table) // 2
+    assert table["initial_strength"].between(0.3, 0.7).all()
+    assert set(table["kappa"]) <= {
+        endogenous.parameters.kappa_treaty,
+        endogenous.parameters.kappa_pact,
+    }
+
+
+def test_one_set_of_structural_parameters_serves_every_scenario_and_the_synthetic_world() -> None:
+    """ODD §8 item 19: the built-in scenarios and the synthetic world share every structural
+    parameter (the defaults); they may differ only in world parameters. The defaults carry the
+    calibrated switches, and the synthetic world carries its fitted world values."""
+    from model.parameters import STRUCTURAL_NAMES, WORLD_NAMES
+    from model.scenario import builtin_scenarios
+    from model.synthetic import WORLD_PARAMETERS
+
+    defaults = Parameters()
+    assert set(STRUCTURAL_NAMES) | set(WORLD_NAMES) == set(Parameters.names())
+    for name in [*builtin_scenarios(), "synthetic:n_states=5"]:
+        spec = load_scenario(name)
+        for field in STRUCTURAL_NAMES:
+            assert getattr(spec.parameters, field) == getattr(defaults, field), (name, field)
+    synthetic = load_scenario("synthetic:n_states=5").parameters
+    assert set(WORLD_PARAMETERS) <= set(WORLD_NAMES)
+    assert all(getattr(synthetic, k) == v for k, v in WORLD_PARAMETERS.items())
+    assert synthetic.rho != defaults.rho and synthetic.h_exo > 0 == defaults.h_exo
+    # The calibrated structure: early abrogation and the benefit floor on, realised benefit off;
+    # a pact's legal inertia well above a treaty's.
+    assert defaults.abrogate_before_hollow == 1 and defaults.benefit_floor > 0
+    assert defaults.realised_benefit == 0 and defaults.violation_cost == 0
+    assert defaults.kappa_pact > 10 * defaults.kappa_treaty

@@ -149,3 +149,18 @@ def test_validate_acceptance_prints_every_behaviour_beside_its_target(tmp_path: 
     assert table[0] == "behaviour,target,measured,met" and len(table) == 13
     missing = CliRunner().invoke(main, ["validate"])
     assert missing.exit_code == 2 and missing.output.startswith("alliance: error: ")
+
+
+def test_validate_acceptance_set_changes_every_scenario_alike(tmp_path: Path) -> None:
+    """--set with --acceptance is a candidate set of defaults, applied to every scenario alike:
+    with no erosion (alpha = 0) credibility after three years is back at its start (1.00)."""
+    arguments = ["validate", "--acceptance", "--replicates", "4", "--workers", "1"]
+    result = CliRunner().invoke(main, [*arguments, "--set", "alpha=0"])
+    assert result.exit_code == 0, result.output
+    assert "parameters changed in every scenario alike: alpha=0" in result.output
+    credibility = [line for line in result.output.splitlines() if "credibility on" in line]
+    assert len(credibility) == 2 and all(line.endswith("measured 1.00") for line in credibility)
+    for bad in (["--set", "nonsense=1"], ["--set", "alpha=-1"], ["sino-soviet-1950"]):
+        wrong = CliRunner().invoke(main, [*arguments, *bad])
+        assert wrong.exit_code == 2 and wrong.output.startswith("alliance: error: "), bad
+        assert len(wrong.output.strip().splitlines()) == 1, wrong.output
