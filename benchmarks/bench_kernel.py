@@ -49,6 +49,7 @@ from model.rng import (
     STREAM_FORM,
     STREAM_NEED,
     STREAM_SPELL_KIND,
+    STREAM_SPELL_STRENGTH,
     STREAM_TENSION,
     normal_quantile,
 )
@@ -191,13 +192,17 @@ class RefState:
                     c * math.exp(-p.alpha * h) + p.beta * (1.0 - c) * math.exp(-h)
                 )
 
-    def value_of(self, partner: RefState, endorsement: float, complicity, model: ReferenceModel):
-        """U of ``partner`` to me and its (interest, principles, entrapment) components."""
-        p = model.p
+    def potential_benefit(self, partner: RefState) -> float:
+        """B_mat: what ``partner`` could supply to me, Σ_m D[m]·S_partner[m] / M."""
         b_mat = 0.0
         for m in range(len(self.needs)):
             b_mat += self.needs[m] * partner.supply[m]
-        b_mat *= 1.0 / len(self.needs)
+        return b_mat * (1.0 / len(self.needs))
+
+    def value_of(self, partner: RefState, endorsement: float, complicity, model: ReferenceModel):
+        """U of ``partner`` to me and its (interest, principles, entrapment) components."""
+        p = model.p
+        b_mat = self.potential_benefit(partner)
         b_norm = x_cred = 0.0
         for k in range(len(self.principles)):
             weight = self.principles[k]
@@ -212,12 +217,16 @@ class RefState:
 
 
 class ReferenceModel:
-    """MODEL.md §3 steps 1-10 over plain-Python agents (no events: synthetic worlds have none)."""
+    """MODEL.md §3 steps 1-10 over plain-Python agents (no events: synthetic worlds have none),
+    with the open-problem switches the defaults turn on (benefit_floor, w_init_spread,
+    abrogate_before_hollow; docs/ODD.md §9)."""
 
     def __init__(self, model: AllianceModel) -> None:
         w, sp = model.world, model.spells
         if model.events.step.size:
             raise ValueError("the reference has no scenario events; use a synthetic world")
+        if model.parameters.realised_benefit or model.parameters.violation_cost:
+            raise ValueError("the reference implements neither realised_benefit nor violation_cost")
         self.p = model.parameters
         self.seed = int(model.run_seed)
         self.n = w.n_states
@@ -307,7 +316,7 @@ class ReferenceModel:
         hollow = spell.strength < p.w_func
         if hollow and spell.functional_end < 0:
             spell.functional_end = t
-        if hollow:
+        if hollow or p.abrogate_before_hollow > 0.5:
             hazard = spell.kappa * max(0.0, -spell.value_smoothed)
             if uniform1(step_key(self.seed, STREAM_ABROGATE, t), pair) < hazard:
                 side = 0 if spell.side_value[0] <= spell.side_value[1] else 1
@@ -332,6 +341,7 @@ class ReferenceModel:
         log_miss = math.log1p(-p.rho) if p.rho < 1.0 else -math.inf
         key_form = step_key(self.seed, STREAM_FORM, t)
         key_kind = step_key(self.seed, STREAM_SPELL_KIND, t)
+        key_strength = step_key(self.seed, STREAM_SPELL_STRENGTH, t)
         n_pairs = n * (n - 1) // 2
         position, row, row_first, candidate = -1, 0, 0, 0
         while True:
@@ -352,20 +362,29 @@ class ReferenceModel:
                 continue
             if t - self.last_end.get((i, j), NEVER) < p.cooldown:
                 continue
+            floor = p.benefit_floor
+            if floor > 0.0 and (a.potential_benefit(b) < floor or b.potential_benefit(a) < floor):
+                continue
+            strength = p.w_init
+            if p.w_init_spread > 0.0:
+                strength += p.w_init_spread * (2.0 * uniform1(key_strength, i * n + j) - 1.0)
+                strength = min(1.0, max(p.w_func, strength))
             if a.value_of(b, 0.0, None, self)[0] <= p.u_form:
                 continue
             if b.value_of(a, 0.0, None, self)[0] <= p.u_form:
                 continue
-            self.open(t, a, b, i * n + j, key_kind)
+            self.open(t, a, b, i * n + j, key_kind, strength)
 
-    def open(self, t: int, a: RefState, b: RefState, pair: int, key_kind: int) -> None:
+    def open(
+        self, t: int, a: RefState, b: RefState, pair: int, key_kind: int, strength: float
+    ) -> None:
         p = self.p
         spell = RefSpell(a.index, b.index, t)
         spell.treaty = uniform1(key_kind, pair) < p.treaty_share
         spell.term = int(round(p.treaty_term_years * 12.0)) if spell.treaty else 0
         spell.term_end, spell.renew = t + spell.term, p.renew_treaties > 0.5
         spell.kappa = p.kappa_treaty if spell.treaty else p.kappa_pact
-        spell.strength = p.w_init
+        spell.strength = strength
         u_ab, parts_ab = a.value_of(b, 0.0, None, self)
         u_ba, parts_ba = b.value_of(a, 0.0, None, self)
         spell.value_smoothed, spell.side_value = min(u_ab, u_ba), [u_ab, u_ba]
