@@ -593,8 +593,34 @@ def month(t, seed, params, w, sp, ev, rec, resume_pair):
     if resume_pair < 0:
         apply_events(t, w, sp, ev, params)
         drift(t, seed, w, params)
-        prepare_values(w, params)
         draw_acts(t, seed, w, ev)
+    return partnership_month(t, seed, params, w, sp, ev, rec, resume_pair)
+
+
+@inline_function
+def twin_month(t, seed, params, factual, w, sp, ev, rec, resume_pair):
+    """:func:`month` of a twin run stepped beside ``factual`` (same seed, same events).
+
+    Needs, tension and acts never depend on credibility or partnerships, so the twin's are the
+    factual run's, copied after its drift and acts instead of drawn again (identical numbers).
+    """
+    if resume_pair < 0:
+        apply_events(t, w, sp, ev, params)
+        for i in range(w.needs.shape[0]):
+            for m in range(w.needs.shape[1]):
+                w.needs[i, m] = factual.needs[i, m]
+            for k in range(w.acts.shape[1]):
+                w.acts[i, k] = factual.acts[i, k]
+                w.recent_conduct[i, k] = factual.recent_conduct[i, k]
+            w.tension[i] = factual.tension[i]
+    return partnership_month(t, seed, params, w, sp, ev, rec, resume_pair)
+
+
+@inline_function
+def partnership_month(t, seed, params, w, sp, ev, rec, resume_pair):
+    """Steps 3–10 of a month, after the events, drift and acts of step 1–2."""
+    if resume_pair < 0:
+        prepare_values(w, params)
         flows_and_credibility(w, sp, params)
         update_strength(w, sp, params)
         check_ends(t, seed, w, sp, params)
@@ -609,6 +635,31 @@ def month(t, seed, params, w, sp, ev, rec, resume_pair):
 def step_world(t, seed, params, w, sp, ev, rec, resume_pair):
     """:func:`month` as one compiled call (Mesa's ``AllianceModel.step``)."""
     return month(t, seed, params, w, sp, ev, rec, resume_pair)
+
+
+@kernel_function
+def run_twin_steps(
+    t_start, t_stop, seed, params, w, sp, rec, tw, tsp, trec, ev, resume_pair, resume_twin
+):
+    """Steps ``t_start .. t_stop - 1`` of a run and its twin (world ``tw``: e.g. credibility
+    frozen) in lockstep, month by month, sharing the drift and acts (:func:`twin_month`).
+
+    Returns ``(STEP_DONE, t_stop, 0)``, or ``(pair, t, which)`` when step t stopped for a full
+    spell table: ``which`` 0 is the run's table (call again from t with ``resume_pair=pair``), 1
+    the twin's (the run's month t is done: call again with ``resume_twin=pair``).
+    """
+    for t in range(t_start, t_stop):
+        twin_resume = resume_twin
+        if resume_twin < 0:
+            status = month(t, seed, params, w, sp, ev, rec, resume_pair)
+            if status != STEP_DONE:
+                return status, t, 0
+        status = twin_month(t, seed, params, w, tw, tsp, ev, trec, twin_resume)
+        if status != STEP_DONE:
+            return status, t, 1
+        resume_pair = STEP_DONE
+        resume_twin = STEP_DONE
+    return STEP_DONE, t_stop, 0
 
 
 @kernel_function

@@ -11,7 +11,7 @@ from typing import NamedTuple
 import numpy as np
 
 from model.arrays import EV_START, EventTable, Records, SpellTable, WorldArrays
-from model.kernel import STEP_DONE, run_steps
+from model.kernel import STEP_DONE, run_steps, run_twin_steps
 from model.scenario import Scenario, build_world
 
 
@@ -73,3 +73,41 @@ def simulate_arrays(
     params = scenario.parameters.to_array()
     spells = advance(0, steps, run_seed, params, world, spells, events, records)
     return RunArrays(spells, records, steps)
+
+
+def simulate_twin_arrays(
+    scenario: Scenario,
+    run_seed: np.uint64,
+    steps: int,
+    frozen: np.ndarray,
+    *,
+    template: tuple[WorldArrays, EventTable] | None = None,
+    record_states: bool = False,
+) -> tuple[RunArrays, RunArrays]:
+    """A run and its twin with credibility frozen where ``frozen`` is true (MODEL.md §3 item
+    12), stepped side by side in one compiled call that draws the drift and acts once for both.
+    Each equals :func:`simulate_arrays` of its own (tested)."""
+    world, events = template if template is not None else build_world(scenario)
+    world, twin = copy_world(world), copy_world(world)
+    twin.frozen[:] = frozen
+    k = len(scenario.norms)
+    spells = SpellTable.empty(initial_capacity(world, events), k)
+    twin_spells = SpellTable.empty(initial_capacity(world, events), k)
+    records = Records.empty(steps, world.n_states, k, record_states)
+    twin_records = Records.empty(steps, world.n_states, k, False)
+    params = scenario.parameters.to_array()
+    t, resume, resume_twin = 0, STEP_DONE, STEP_DONE
+    while t < steps:
+        status, t, which = run_twin_steps(
+            t, steps, run_seed, params, world, spells, records,
+            twin, twin_spells, twin_records, events, resume, resume_twin,
+        )  # fmt: skip
+        if status == STEP_DONE:
+            break
+        if which == 0:
+            spells = spells.grown(2 * spells.capacity)
+            resume, resume_twin = status, STEP_DONE
+        else:
+            twin_spells = twin_spells.grown(2 * twin_spells.capacity)
+            resume, resume_twin = STEP_DONE, status
+    return RunArrays(spells, records, steps), RunArrays(twin_spells, twin_records, steps)

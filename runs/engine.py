@@ -38,7 +38,7 @@ from model.records import (
 )
 from model.rng import run_seed_for
 from model.scenario import build_world
-from model.simulation import simulate_arrays
+from model.simulation import simulate_arrays, simulate_twin_arrays
 from runs.experiment import Experiment
 
 Chunk = tuple[int, int, int]  # (chunk id, first run id, stop run id)
@@ -105,19 +105,26 @@ def execute_chunk(experiment: Experiment, chunk: Chunk) -> ChunkResult:
                 raise entry
             point, template = entry
             values = tuple(point.parameters.to_array())
-            result = simulate_arrays(
-                point,
-                run_seed_for(seed),
-                steps,
-                template=template,
-                record_states=experiment.per_state,
-            )
+            if experiment.twins:  # same seed, same draws, credibility frozen
+                result, twin = simulate_twin_arrays(
+                    point,
+                    run_seed_for(seed),
+                    steps,
+                    frozen,
+                    template=template,
+                    record_states=experiment.per_state,
+                )
+            else:
+                result = simulate_arrays(
+                    point,
+                    run_seed_for(seed),
+                    steps,
+                    template=template,
+                    record_states=experiment.per_state,
+                )
             arrays = spell_arrays(result.spells, steps)
             n = len(arrays["spell"])
-            if experiment.twins:  # same seed, same draws, credibility frozen
-                twin = simulate_arrays(
-                    point, run_seed_for(seed), steps, template=template, frozen=frozen
-                )
+            if experiment.twins:
                 twin_parts.append(match_twins(arrays, spell_arrays(twin.spells, steps)))
             spell_parts.append(arrays)
             spell_ids.append(np.full(n, run_id, np.int64))
@@ -209,12 +216,15 @@ def _empty_spell_arrays() -> dict[str, np.ndarray]:
     return out
 
 
-def warm_kernel() -> None:
-    """Compile (or load from the numba cache) the kernel in this process."""
+def warm_kernel(twins: bool = False) -> None:
+    """Compile (or load from the numba cache) the kernel in this process; with ``twins``, also
+    the lockstep run-and-twin kernel."""
     from model.scenario import load_scenario
 
     scenario = load_scenario("synthetic:n_states=3,steps=2")
     simulate_arrays(scenario, run_seed_for(0), 2)
+    if twins:
+        simulate_twin_arrays(scenario, run_seed_for(0), 2, np.ones(3, np.bool_))
 
 
 # --------------------------------------------------------------------------- engines
@@ -292,7 +302,7 @@ class LocalEngine:
         if self.workers == 1:
             yield from SerialEngine().map(experiment, chunks)
             return
-        warm_kernel()  # compile (or load) once here: forked workers inherit it
+        warm_kernel(experiment.twins)  # compile (or load) once here: forked workers inherit it
         pending = list(chunks)
         attempts = dict.fromkeys((c[0] for c in pending), 0)
         context = worker_context()
@@ -349,6 +359,8 @@ class DaskEngine:
     def map(self, experiment: Experiment, chunks: Iterable[Chunk]) -> Iterator[ChunkResult]:
         from distributed import wait
 
+        if experiment.twins:
+            self.client.run(warm_kernel, True)
         shared = self.client.scatter(experiment, broadcast=True)
         workers = sum(self.client.nthreads().values())  # threads across the cluster's workers
 
