@@ -311,7 +311,16 @@ class LocalEngine:
                 self.workers, mp_context=context, initializer=_worker_init, initargs=(experiment,)
             ) as pool:
                 broken: list[Chunk] = []
-                windows = _windowed(pool.submit, _first_done, _worker_run, pending, self.workers)
+
+                def submit(function, chunk, pool=pool):
+                    try:
+                        return pool.submit(function, chunk)
+                    except cf.process.BrokenProcessPool as exc:  # a worker died: retry below
+                        failed: cf.Future = cf.Future()
+                        failed.set_exception(exc)
+                        return failed
+
+                windows = _windowed(submit, _first_done, _worker_run, pending, self.workers)
                 for chunk, future in windows:
                     try:
                         result = future.result()

@@ -126,6 +126,39 @@ def test_engines_keep_a_bounded_number_of_chunks_in_flight() -> None:
     assert peak == IN_FLIGHT_PER_WORKER * 2
 
 
+_DEATH_MARKER: list[Path] = []  # set by the test below; forked workers inherit it
+
+
+def _dies_once_on_chunk_3(chunk):
+    import runs.engine as engine
+
+    marker = _DEATH_MARKER[0]
+    if chunk[0] == 3 and not marker.exists():
+        marker.write_text("")
+        os._exit(1)  # the worker process dies mid-batch
+    return engine.execute_chunk(engine._WORKER_EXPERIMENT, chunk)
+
+
+def test_a_chunk_whose_worker_dies_is_run_again(tmp_path: Path, monkeypatch) -> None:
+    import multiprocessing
+
+    import runs.engine as engine
+    from runs.batch import run_experiment
+
+    if not isinstance(engine.worker_context(), multiprocessing.context.ForkContext):
+        pytest.skip("needs forked workers (this process has other threads)")
+    _DEATH_MARKER[:] = [tmp_path / "died"]
+    monkeypatch.setattr(engine, "_worker_run", _dies_once_on_chunk_3)
+    experiment = small_experiment(replicates=20)
+    try:
+        result = run_experiment(experiment, engine=LocalEngine(2), chunk_size=2)
+    finally:
+        marker = _DEATH_MARKER.pop()
+    assert marker.exists()
+    assert sorted(result.runs["run_id"]) == list(range(experiment.n_runs))
+    assert (result.runs["status"] == "ok").all()
+
+
 def _batch_command(out: Path) -> list[str]:
     alliance = str(Path(sys.executable).with_name("alliance"))
     return [alliance, "batch", "--scenario", SMALL, "--replicates", "40",
