@@ -145,8 +145,8 @@ def test_a_chunk_whose_worker_dies_is_run_again(tmp_path: Path, monkeypatch) -> 
     import runs.engine as engine
     from runs.batch import run_experiment
 
-    if not isinstance(engine.worker_context(), multiprocessing.context.ForkContext):
-        pytest.skip("needs forked workers (this process has other threads)")
+    # Forked workers inherit the patched function (a fork server would import it afresh).
+    monkeypatch.setattr(engine, "worker_context", lambda: multiprocessing.get_context("fork"))
     _DEATH_MARKER[:] = [tmp_path / "died"]
     monkeypatch.setattr(engine, "_worker_run", _dies_once_on_chunk_3)
     experiment = small_experiment(replicates=20)
