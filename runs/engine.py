@@ -38,7 +38,7 @@ from model.records import (
 )
 from model.rng import run_seed_for
 from model.scenario import build_world
-from model.simulation import simulate_arrays, simulate_twin_arrays
+from model.simulation import RunBuffers, simulate_arrays, simulate_twin_arrays
 from runs.experiment import Experiment
 
 Chunk = tuple[int, int, int]  # (chunk id, first run id, stop run id)
@@ -74,12 +74,17 @@ def series_columns(experiment: Experiment) -> list[str]:
 
 
 def execute_chunk(experiment: Experiment, chunk: Chunk) -> ChunkResult:
-    """Run a chunk of runs; a run that raises is recorded with its error, the rest go on."""
+    """Run a chunk of runs; a run that raises is recorded with its error, the rest go on.
+
+    A point's world, parameter vector and values are made once, and the runs reuse one set of
+    arrays (:class:`~model.simulation.RunBuffers`).
+    """
     chunk_id, first, stop = chunk
     scenario = experiment.scenario
     steps = experiment.horizon
     names = Parameters.names()
     templates: dict[int, object] = {}
+    requested: dict[int, tuple] = {}
     run_rows: list[tuple] = []
     spell_parts: list[dict[str, np.ndarray]] = []
     spell_ids: list[np.ndarray] = []
@@ -89,22 +94,27 @@ def execute_chunk(experiment: Experiment, chunk: Chunk) -> ChunkResult:
     series: dict[int, SeriesSums] = {}
     states: dict[int, SeriesSums] = {}
     run_series: list[pd.DataFrame] = []
+    buffers = RunBuffers()
     for run_id in range(first, stop):
         point_id, replicate, seed = experiment.run(run_id)
         # The parameters the run asked for (kept in runs.csv even when they are inadmissible).
-        values = _requested_values(scenario.parameters, experiment.points[point_id], names)
+        if point_id not in requested:
+            requested[point_id] = _requested_values(
+                scenario.parameters, experiment.points[point_id], names
+            )
+        values = requested[point_id]
         try:
             if point_id not in templates:
                 try:
                     point = scenario.with_parameters(**experiment.points[point_id])
-                    templates[point_id] = (point, build_world(point))
+                    params = point.parameters.to_array()
+                    templates[point_id] = (point, build_world(point), params, tuple(params))
                 except Exception as exc:  # recorded for every run of the point
                     templates[point_id] = exc
             entry = templates[point_id]
             if isinstance(entry, Exception):
                 raise entry
-            point, template = entry
-            values = tuple(point.parameters.to_array())
+            point, template, params, values = entry
             if experiment.twins:  # same seed, same draws, credibility frozen
                 result, twin = simulate_twin_arrays(
                     point,
@@ -113,6 +123,8 @@ def execute_chunk(experiment: Experiment, chunk: Chunk) -> ChunkResult:
                     frozen,
                     template=template,
                     record_states=experiment.per_state,
+                    params=params,
+                    buffers=buffers,
                 )
             else:
                 result = simulate_arrays(
@@ -121,8 +133,10 @@ def execute_chunk(experiment: Experiment, chunk: Chunk) -> ChunkResult:
                     steps,
                     template=template,
                     record_states=experiment.per_state,
+                    params=params,
+                    buffers=buffers,
                 )
-            arrays = spell_arrays(result.spells, steps)
+            arrays = spell_arrays(result.spells, steps)  # copies: the table is reused
             n = len(arrays["spell"])
             if experiment.twins:
                 twin_parts.append(match_twins(arrays, spell_arrays(twin.spells, steps)))
@@ -130,10 +144,11 @@ def execute_chunk(experiment: Experiment, chunk: Chunk) -> ChunkResult:
             spell_ids.append(np.full(n, run_id, np.int64))
             spell_seeds.append(np.full(n, seed, np.uint64))
             if experiment.series == "point":
-                agg = result.records.aggregate
-                _accumulate(series, point_id, agg)
+                _accumulate(series, point_id, result.records.aggregate)
             elif experiment.series == "run":
-                frame = pd.DataFrame(result.records.aggregate, columns=series_columns(experiment))
+                frame = pd.DataFrame(  # a copy: the records are reused by the next run
+                    result.records.aggregate.copy(), columns=series_columns(experiment)
+                )
                 frame.insert(0, "step", np.arange(steps, dtype=np.int64))
                 frame.insert(0, "run_id", run_id)
                 run_series.append(frame)
@@ -188,9 +203,12 @@ def _requested_values(base: Parameters, changes: dict, names: list[str]) -> tupl
 
 
 def _accumulate(target: dict[int, SeriesSums], point_id: int, values: np.ndarray) -> None:
-    if point_id not in target:
-        target[point_id] = SeriesSums(0, np.zeros_like(values), np.zeros_like(values))
-    target[point_id].add(SeriesSums(1, values, values * values))
+    sums = target.get(point_id)
+    if sums is None:
+        sums = target[point_id] = SeriesSums(0, np.zeros_like(values), np.zeros_like(values))
+    sums.count += 1
+    sums.total += values
+    sums.squares += values * values
 
 
 def _empty_spell_arrays() -> dict[str, np.ndarray]:

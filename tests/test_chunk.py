@@ -1,0 +1,125 @@
+"""The batch engine's chunk (runs/engine.py): arrays reused from run to run, spells gathered
+once per chunk. Each must equal its per-run definition exactly: results may not depend on how
+runs are grouped."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import pandas as pd
+
+import runs.engine as engine
+from model.records import add_twin_columns, match_twins, spell_arrays, spells_frame
+from model.rng import run_seed_for
+from model.scenario import build_world, load_scenario
+from model.simulation import (
+    RunBuffers,
+    copy_world,
+    packed_world,
+    simulate_arrays,
+    simulate_twin_arrays,
+)
+from runs.experiment import Experiment, run_seed_integer
+
+# Many spells per run, so that spell tables grow during runs.
+CROWDED = load_scenario("synthetic:n_states=16,steps=240,world_seed=2").with_parameters(
+    rho=0.5, u_form=-1.0, benefit_floor=0.0, cooldown=0, h_exo=0.05
+)
+
+
+# --------------------------------------------------------------------------- seeds
+
+
+def test_a_chunk_keeps_the_seeds_of_an_experiment_that_chooses_its_own() -> None:
+    class SameSeeds(Experiment):  # every point's replicate r gets run r's seed (as calibration)
+        def run(self, run_id: int) -> tuple[int, int, int]:
+            point_id, replicate = divmod(run_id, self.replicates)
+            return point_id, replicate, run_seed_integer(self.master_seed, replicate)
+
+    spec = load_scenario("synthetic:n_states=6,steps=60,world_seed=3")
+    experiment = SameSeeds(scenario=spec, points=({}, {"alpha": 0.0}), replicates=3)
+    runs = engine.execute_chunk(experiment, (0, 0, 6)).runs
+    assert runs["seed"].tolist() == [experiment.run(r)[2] for r in range(6)]
+    assert runs["seed"].tolist()[:3] == runs["seed"].tolist()[3:]
+
+
+# --------------------------------------------------------------------------- reused arrays
+
+
+def test_a_packed_world_has_the_array_types_the_kernel_was_compiled_for() -> None:
+    for spec in (CROWDED, load_scenario("russia-dprk-2023")):
+        world = build_world(spec)[0]
+        _, packed = packed_world(world)
+        for name, mine, fresh in zip(world._fields, packed, copy_world(world), strict=True):
+            assert numba.typeof(mine) == numba.typeof(fresh), name
+            np.testing.assert_array_equal(mine, fresh)
+            assert not np.shares_memory(mine, getattr(world, name))
+
+
+def _same_spells(mine, fresh) -> None:
+    n = int(fresh.spells.count[0])
+    assert int(mine.spells.count[0]) == n
+    for name, column in fresh.spells._asdict().items():
+        if name not in ("count", "n_active", "active"):
+            np.testing.assert_array_equal(getattr(mine.spells, name)[:n], column[:n])
+    np.testing.assert_array_equal(mine.records.aggregate, fresh.records.aggregate)
+    np.testing.assert_array_equal(mine.records.state_credibility, fresh.records.state_credibility)
+    np.testing.assert_array_equal(mine.records.state_tension, fresh.records.state_tension)
+
+
+def test_runs_in_reused_arrays_equal_runs_in_fresh_ones() -> None:
+    """Worlds copied from a packed template, spell tables reset and grown, series overwritten:
+    the same runs as in new arrays."""
+    points = [CROWDED, CROWDED.with_parameters(alpha=0.0)]
+    templates = [build_world(p) for p in points]
+    frozen = np.arange(16) < 5
+    plain, twins = RunBuffers(), RunBuffers()
+    for seed, point in ((1, 0), (2, 0), (3, 1), (4, 0)):
+        spec, template = points[point], templates[point]
+        options = dict(template=template, record_states=seed % 2 == 1)
+        run_seed = np.uint64(seed)
+        fresh = simulate_arrays(spec, run_seed, 240, record_states=seed % 2 == 1)
+        _same_spells(simulate_arrays(spec, run_seed, 240, buffers=plain, **options), fresh)
+        fresh_run, fresh_twin = simulate_twin_arrays(spec, run_seed, 240, frozen, **options)
+        run, twin = simulate_twin_arrays(spec, run_seed, 240, frozen, buffers=twins, **options)
+        _same_spells(run, fresh_run)
+        _same_spells(twin, fresh_twin)
+        assert int(fresh_twin.spells.count[0]) > 64  # the tables grew
+
+
+# --------------------------------------------------------------------------- a whole chunk
+
+
+def _chunk_run_by_run(experiment: Experiment, first: int, stop: int) -> pd.DataFrame:
+    """The spells of a chunk as the engine made them before it grouped the runs' work."""
+    frames = []
+    steps = experiment.horizon
+    for run_id in range(first, stop):
+        point_id, _, seed = experiment.run(run_id)
+        try:
+            point = experiment.scenario.with_parameters(**experiment.points[point_id])
+        except ValueError:
+            continue
+        run, twin = simulate_twin_arrays(
+            point, run_seed_for(seed), steps, experiment.twin_frozen_mask()
+        )
+        frame = spells_frame(point, run.spells, steps, run_id=run_id, seed=seed)
+        columns = match_twins(spell_arrays(run.spells, steps), spell_arrays(twin.spells, steps))
+        frame = add_twin_columns(frame, columns)
+        frame.insert(0, "point_id", frame["run_id"].to_numpy() // experiment.replicates)
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_a_chunk_equals_its_runs_made_one_by_one() -> None:
+    experiment = Experiment(
+        scenario=CROWDED,
+        points=({}, {"w_init": 0.1}, {"alpha": 0.0}),  # the second point cannot run
+        replicates=4,
+        master_seed=2**63 + 5,
+        twins=True,
+    )
+    result = engine.execute_chunk(experiment, (0, 2, 11))
+    assert list(result.runs["status"]) == ["ok"] * 2 + ["error"] * 4 + ["ok"] * 3
+    assert result.spells["run_id"].nunique() == 5 and len(result.spells) > 1000
+    pd.testing.assert_frame_equal(result.spells, _chunk_run_by_run(experiment, 2, 11))
