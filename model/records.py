@@ -51,30 +51,99 @@ def spell_arrays(spells: SpellTable, steps_done: int) -> dict[str, np.ndarray]:
     A spell active after the last step (``steps_done - 1``) is right-censored there.
     """
     n = int(spells.count[0])
-    start = spells.start[:n].astype(np.int64)
-    formal = spells.formal_end[:n].astype(np.int64)
-    functional = spells.functional_end[:n].astype(np.int64)
+    raw = {name: getattr(spells, name)[:n].copy() for name in SpellRows.COLUMNS}
+    return _spell_columns(raw, np.arange(n, dtype=np.int64), steps_done)
+
+
+class SpellRows:
+    """The used rows of many runs' spell tables, gathered run by run (a copy of each column's
+    rows, so the table can be reused) and turned into :func:`spell_arrays` output once: the
+    concatenation of each run's :func:`spell_arrays`, at one call's cost."""
+
+    COLUMNS = (
+        "member_a",
+        "member_b",
+        "treaty",
+        "term",
+        "initial_strength",
+        "kappa",
+        "start",
+        "functional_end",
+        "formal_end",
+        "cause",
+        "binding",
+    )
+
+    def __init__(self, columns: tuple[str, ...] = COLUMNS) -> None:
+        self.columns = columns
+        self.parts: list[list[np.ndarray]] = [[] for _ in columns]
+        self.counts: list[int] = []
+
+    def add(self, spells: SpellTable) -> None:
+        """Gather the used rows of ``spells`` (one run's)."""
+        n = int(spells.count[0])
+        columns = [getattr(spells, name)[:n].copy() for name in self.columns]
+        for part, column in zip(self.parts, columns, strict=True):
+            part.append(column)
+        self.counts.append(n)
+
+    def arrays(self, steps_done: int) -> dict[str, np.ndarray]:
+        """:func:`spell_arrays` of every gathered table (all ran ``steps_done``), concatenated;
+        the runs' numbers of rows are :attr:`counts`."""
+        empty = SpellTable.empty(1, 1)
+        raw = {
+            name: np.concatenate([getattr(empty, name)[:0], *part])
+            for name, part in zip(self.columns, self.parts, strict=True)
+        }
+        counts = np.array(self.counts, dtype=np.int64)
+        total = int(counts.sum())
+        first_row = np.repeat(np.cumsum(counts) - counts, counts)
+        return _spell_columns(raw, np.arange(total, dtype=np.int64) - first_row, steps_done)
+
+
+def _spell_columns(
+    raw: dict[str, np.ndarray], spell: np.ndarray, steps_done: int
+) -> dict[str, np.ndarray]:
+    """:func:`spell_arrays`'s columns from copies of the used rows of a table's columns; with
+    only :data:`TWIN_SPELL_COLUMNS`, those that :func:`match_twins` reads."""
+    start = raw["start"].astype(np.int64)
+    formal = raw["formal_end"].astype(np.int64)
     last = steps_done - 1
     ended = formal >= 0
+    duration = np.where(ended, formal, last) - start
+    if "functional_end" not in raw:
+        return {
+            "spell": spell,
+            "member_a": raw["member_a"].astype(np.int64),
+            "member_b": raw["member_b"].astype(np.int64),
+            "start_step": start,
+            "duration": duration,
+            "event": ended.astype(np.int64),
+        }
+    functional = raw["functional_end"].astype(np.int64)
     hollowed = functional >= 0
     return {
-        "spell": np.arange(n, dtype=np.int64),
-        "member_a": spells.member_a[:n].astype(np.int64),
-        "member_b": spells.member_b[:n].astype(np.int64),
-        "treaty": spells.treaty[:n].copy(),
-        "term_months": spells.term[:n].astype(np.int64),
-        "initial_strength": spells.initial_strength[:n].copy(),
-        "kappa": spells.kappa[:n].copy(),
+        "spell": spell,
+        "member_a": raw["member_a"].astype(np.int64),
+        "member_b": raw["member_b"].astype(np.int64),
+        "treaty": raw["treaty"],
+        "term_months": raw["term"].astype(np.int64),
+        "initial_strength": raw["initial_strength"],
+        "kappa": raw["kappa"],
         "start_step": start,
         "functional_end_step": functional,
         "formal_end_step": formal,
-        "duration": np.where(ended, formal, last) - start,
+        "duration": duration,
         "event": ended.astype(np.int64),
         "functional_duration": np.where(hollowed, functional, last) - start,
         "functional_event": hollowed.astype(np.int64),
-        "cause": spells.cause[:n].astype(np.int64),
-        "binding": spells.binding[:n].astype(np.int64),
+        "cause": raw["cause"].astype(np.int64),
+        "binding": raw["binding"].astype(np.int64),
     }
+
+
+# What match_twins reads of a twin run's spells.
+TWIN_SPELL_COLUMNS = ("member_a", "member_b", "start", "formal_end")
 
 
 def spells_frame_from_arrays(
@@ -158,6 +227,7 @@ def states_frame(scenario: Scenario, records: Records, steps_done: int) -> pd.Da
     return frame
 
 
+KEY_LIMIT = 2**62  # match_twins_of_runs: the largest search key, then run by run
 TWIN_WINDOW = 12  # months: a twin spell matches a factual one of the same pair starting this close
 PIVOTAL_RATIO = 1.5
 
@@ -176,18 +246,76 @@ def match_twins(
 
     Both are -1 ("not defined") for a censored factual spell or one without a twin.
     """
-    n = len(factual["spell"])
-    twin_duration = np.full(n, -1, np.int64)
-    twin_event = np.full(n, -1, np.int64)
-    pivotal = np.full(n, -1, np.int64)
-    reverse = np.full(n, -1, np.int64)
     # Vectorised nearest-start search within each pair: sort the twin's spells by (pair, start)
     # and look at the neighbours of each factual spell's insertion point.
     span = 1 << 32
     twin_key = (twin["member_a"] * 65536 + twin["member_b"]) * span + twin["start_step"]
+    key = (factual["member_a"] * 65536 + factual["member_b"]) * span + factual["start_step"]
+    return _match_sorted(factual, twin, key, twin_key, span)
+
+
+def match_twins_of_runs(
+    factual: dict[str, np.ndarray],
+    twin: dict[str, np.ndarray],
+    factual_counts: list[int],
+    twin_counts: list[int],
+) -> dict[str, np.ndarray]:
+    """:func:`match_twins` of many runs at once: ``factual`` and ``twin`` are runs' spells one
+    after the other, ``*_counts`` the number of rows of each run (in the same run order); the
+    result is the concatenation of each run's :func:`match_twins`.
+
+    One search over all runs: the pair key of :func:`match_twins` becomes a dense code (same
+    order, same ties), prefixed by the run's number.
+    """
+    factual_run = np.repeat(np.arange(len(factual_counts), dtype=np.int64), factual_counts)
+    twin_run = np.repeat(np.arange(len(twin_counts), dtype=np.int64), twin_counts)
+    pair_keys = np.concatenate(
+        [
+            factual["member_a"] * 65536 + factual["member_b"],
+            twin["member_a"] * 65536 + twin["member_b"],
+        ]
+    )
+    unique_pairs, code = np.unique(pair_keys, return_inverse=True)
+    starts = np.concatenate([factual["start_step"], twin["start_step"]])
+    span = int(starts.max()) + 1 if starts.size else 1  # start steps are >= 0
+    groups = max(len(factual_counts), 1) * max(len(unique_pairs), 1)
+    if groups * span >= KEY_LIMIT:  # keys would not fit in int64: one run at a time
+        parts = []
+        f_end, t_end = np.cumsum(factual_counts), np.cumsum(twin_counts)
+        for f1, f2, t1, t2 in zip(
+            f_end - factual_counts, f_end, t_end - twin_counts, t_end, strict=True
+        ):
+            parts.append(
+                match_twins(
+                    {k: v[f1:f2] for k, v in factual.items()},
+                    {k: v[t1:t2] for k, v in twin.items()},
+                )
+            )
+        return {
+            name: np.concatenate([np.zeros(0, np.int64), *(p[name] for p in parts)])
+            for name in TWIN_COLUMNS
+        }
+    n_factual = len(factual_run)
+    group = np.concatenate([factual_run, twin_run]) * len(unique_pairs) + code
+    keys = group * span + starts
+    return _match_sorted(factual, twin, keys[:n_factual], keys[n_factual:], span)
+
+
+def _match_sorted(
+    factual: dict[str, np.ndarray],
+    twin: dict[str, np.ndarray],
+    key: np.ndarray,
+    twin_key: np.ndarray,
+    span: int,
+) -> dict[str, np.ndarray]:
+    """The search of :func:`match_twins` on keys ``group * span + start`` (group: the pair)."""
+    n = len(key)
+    twin_duration = np.full(n, -1, np.int64)
+    twin_event = np.full(n, -1, np.int64)
+    pivotal = np.full(n, -1, np.int64)
+    reverse = np.full(n, -1, np.int64)
     order = np.argsort(twin_key, kind="stable")
     sorted_key = twin_key[order]
-    key = (factual["member_a"] * 65536 + factual["member_b"]) * span + factual["start_step"]
     right = np.searchsorted(sorted_key, key, side="left")
     left = right - 1
     best = np.full(n, -1, np.int64)

@@ -30,10 +30,10 @@ import pandas as pd
 from model.arrays import AGGREGATE_COLUMNS
 from model.parameters import Parameters
 from model.records import (
-    TWIN_COLUMNS,
+    TWIN_SPELL_COLUMNS,
+    SpellRows,
     add_twin_columns,
-    match_twins,
-    spell_arrays,
+    match_twins_of_runs,
     spells_frame_from_arrays,
 )
 from model.rng import run_seed_for
@@ -76,8 +76,10 @@ def series_columns(experiment: Experiment) -> list[str]:
 def execute_chunk(experiment: Experiment, chunk: Chunk) -> ChunkResult:
     """Run a chunk of runs; a run that raises is recorded with its error, the rest go on.
 
-    A point's world, parameter vector and values are made once, and the runs reuse one set of
-    arrays (:class:`~model.simulation.RunBuffers`).
+    Per run, only the kernel call and copies of its results: the seeds are derived for the
+    whole chunk at once, a point's world, parameter vector and values are made once, the runs
+    reuse one set of arrays (:class:`~model.simulation.RunBuffers`), and the spell columns,
+    twin matching and tables are computed once per chunk.
     """
     chunk_id, first, stop = chunk
     scenario = experiment.scenario
@@ -86,10 +88,10 @@ def execute_chunk(experiment: Experiment, chunk: Chunk) -> ChunkResult:
     templates: dict[int, object] = {}
     requested: dict[int, tuple] = {}
     run_rows: list[tuple] = []
-    spell_parts: list[dict[str, np.ndarray]] = []
-    spell_ids: list[np.ndarray] = []
-    spell_seeds: list[np.ndarray] = []
-    twin_parts: list[dict[str, np.ndarray]] = []
+    spell_rows = SpellRows()
+    twin_rows = SpellRows(TWIN_SPELL_COLUMNS)
+    spell_runs: list[int] = []  # run id and seed of each run in spell_rows
+    spell_seeds: list[int] = []
     frozen = experiment.twin_frozen_mask()
     series: dict[int, SeriesSums] = {}
     states: dict[int, SeriesSums] = {}
@@ -136,13 +138,11 @@ def execute_chunk(experiment: Experiment, chunk: Chunk) -> ChunkResult:
                     params=params,
                     buffers=buffers,
                 )
-            arrays = spell_arrays(result.spells, steps)  # copies: the table is reused
-            n = len(arrays["spell"])
+            spell_rows.add(result.spells)
             if experiment.twins:
-                twin_parts.append(match_twins(arrays, spell_arrays(twin.spells, steps)))
-            spell_parts.append(arrays)
-            spell_ids.append(np.full(n, run_id, np.int64))
-            spell_seeds.append(np.full(n, seed, np.uint64))
+                twin_rows.add(twin.spells)
+            spell_runs.append(run_id)
+            spell_seeds.append(seed)
             if experiment.series == "point":
                 _accumulate(series, point_id, result.records.aggregate)
             elif experiment.series == "run":
@@ -166,22 +166,18 @@ def execute_chunk(experiment: Experiment, chunk: Chunk) -> ChunkResult:
         run_rows, columns=["run_id", "point_id", "replicate", "seed", "status", "error", *names]
     )
     runs["seed"] = runs["seed"].astype(np.uint64)
-    if spell_parts:
-        merged = {k: np.concatenate([p[k] for p in spell_parts]) for k in spell_parts[0]}
-        spells = spells_frame_from_arrays(
-            scenario, merged, np.concatenate(spell_ids), np.concatenate(spell_seeds)
-        )
-    else:
-        spells = spells_frame_from_arrays(
-            scenario, _empty_spell_arrays(), np.zeros(0, np.int64), np.zeros(0, np.uint64)
-        )
+    arrays = spell_rows.arrays(steps)
+    counts = spell_rows.counts
+    spells = spells_frame_from_arrays(
+        scenario,
+        arrays,
+        np.repeat(np.array(spell_runs, np.int64), counts),
+        np.repeat(np.array(spell_seeds, np.uint64), counts),
+    )
     spells.insert(0, "point_id", spells["run_id"].to_numpy() // experiment.replicates)
     if experiment.twins:
-        merged_twins = {
-            k: np.concatenate([p[k] for p in twin_parts]) if twin_parts else np.zeros(0, np.int64)
-            for k in TWIN_COLUMNS
-        }
-        spells = add_twin_columns(spells, merged_twins)
+        matched = match_twins_of_runs(arrays, twin_rows.arrays(steps), counts, twin_rows.counts)
+        spells = add_twin_columns(spells, matched)
     return ChunkResult(
         chunk=chunk_id,
         runs=runs,
@@ -209,29 +205,6 @@ def _accumulate(target: dict[int, SeriesSums], point_id: int, values: np.ndarray
     sums.count += 1
     sums.total += values
     sums.squares += values * values
-
-
-def _empty_spell_arrays() -> dict[str, np.ndarray]:
-    keys = (
-        "spell",
-        "member_a",
-        "member_b",
-        "term_months",
-        "start_step",
-        "functional_end_step",
-        "formal_end_step",
-        "duration",
-        "event",
-        "functional_duration",
-        "functional_event",
-        "cause",
-        "binding",
-    )
-    out = {k: np.zeros(0, np.int64) for k in keys}
-    out["treaty"] = np.zeros(0, np.bool_)
-    out["initial_strength"] = np.zeros(0)
-    out["kappa"] = np.zeros(0)
-    return out
 
 
 def warm_kernel(twins: bool = False) -> None:

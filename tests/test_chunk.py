@@ -1,15 +1,24 @@
-"""The batch engine's chunk (runs/engine.py): arrays reused from run to run, spells gathered
-once per chunk. Each must equal its per-run definition exactly: results may not depend on how
-runs are grouped."""
+"""The batch engine's chunk (runs/engine.py): arrays reused from run to run, spells
+gathered and twins matched once per chunk. Each must equal its per-run definition
+exactly: results may not depend on how runs are grouped."""
 
 from __future__ import annotations
 
 import numba
 import numpy as np
 import pandas as pd
+import pytest
 
 import runs.engine as engine
-from model.records import add_twin_columns, match_twins, spell_arrays, spells_frame
+from model.records import (
+    TWIN_SPELL_COLUMNS,
+    SpellRows,
+    add_twin_columns,
+    match_twins,
+    match_twins_of_runs,
+    spell_arrays,
+    spells_frame,
+)
 from model.rng import run_seed_for
 from model.scenario import build_world, load_scenario
 from model.simulation import (
@@ -85,6 +94,69 @@ def test_runs_in_reused_arrays_equal_runs_in_fresh_ones() -> None:
         _same_spells(run, fresh_run)
         _same_spells(twin, fresh_twin)
         assert int(fresh_twin.spells.count[0]) > 64  # the tables grew
+
+
+# --------------------------------------------------------------------------- gathered spells
+
+
+def test_spells_gathered_from_runs_are_each_runs_spell_arrays() -> None:
+    buffers = RunBuffers()
+    template = build_world(CROWDED)
+    rows, twin_rows = SpellRows(), SpellRows(TWIN_SPELL_COLUMNS)
+    expected, expected_twin = [], []
+    for seed in (1, 2, 3):
+        run, twin = simulate_twin_arrays(
+            CROWDED, np.uint64(seed), 240, np.ones(16, np.bool_), template=template,
+            buffers=buffers,
+        )  # fmt: skip
+        rows.add(run.spells)
+        twin_rows.add(twin.spells)
+        expected.append(spell_arrays(run.spells, 240))
+        expected_twin.append(spell_arrays(twin.spells, 240))
+    got, got_twin = rows.arrays(240), twin_rows.arrays(240)
+    for name, column in got.items():
+        want = np.concatenate([e[name] for e in expected])
+        assert column.dtype == want.dtype, name
+        np.testing.assert_array_equal(column, want, err_msg=name)
+    for name, column in got_twin.items():
+        np.testing.assert_array_equal(column, np.concatenate([e[name] for e in expected_twin]))
+    assert rows.counts == [len(e["spell"]) for e in expected]
+
+
+def _random_spells(draw: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+    a = draw.integers(0, 4, n)
+    return {
+        "spell": np.arange(n, dtype=np.int64),
+        "member_a": a,
+        "member_b": a + draw.integers(1, 3, n),
+        "start_step": draw.integers(0, 60, n),  # repeats: ties at equal distance
+        "duration": draw.integers(0, 40, n),
+        "event": draw.integers(0, 2, n),
+    }
+
+
+@pytest.mark.parametrize("key_limit", [2**62, 1])  # 1: the run-by-run path
+def test_twins_matched_over_a_chunk_are_matched_run_by_run(monkeypatch, key_limit: int) -> None:
+    import model.records
+
+    monkeypatch.setattr(model.records, "KEY_LIMIT", key_limit)
+    draw = np.random.default_rng(3)
+    factual = [_random_spells(draw, int(draw.integers(0, 25))) for _ in range(60)]
+    twin = [_random_spells(draw, int(draw.integers(0, 25))) for _ in range(60)]
+    factual[4], twin[7] = _random_spells(draw, 0), _random_spells(draw, 0)
+    expected = [match_twins(f, t) for f, t in zip(factual, twin, strict=True)]
+
+    def joined(runs):
+        return {k: np.concatenate([r[k] for r in runs]) for k in runs[0]}
+
+    got = match_twins_of_runs(
+        joined(factual), joined(twin), [len(f["spell"]) for f in factual],
+        [len(t["spell"]) for t in twin],
+    )  # fmt: skip
+    for name, column in got.items():
+        np.testing.assert_array_equal(column, np.concatenate([e[name] for e in expected]))
+        assert column.dtype == np.int64
+    assert (got["pivotal"] >= 0).sum() > 50 and (got["twin_duration"] < 0).sum() > 10
 
 
 # --------------------------------------------------------------------------- a whole chunk
