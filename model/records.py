@@ -37,11 +37,20 @@ SPELL_COLUMNS = (
 )
 
 
+_MONTH_NAMES: dict = {}  # scenario start month -> ["", "YYYY-MM" of step 0, 1, ...] (read-only)
+
+
 def _dates(scenario: Scenario, steps: np.ndarray) -> np.ndarray:
-    """Months as "YYYY-MM" ("" for -1), by lookup in a table of the months that occur."""
+    """Months as "YYYY-MM" ("" for -1), by lookup in a table of the months from the start (kept
+    per start month, so a batch formats each month once)."""
     steps = np.asarray(steps, dtype=np.int64)
     last = int(steps.max()) if steps.size else -1
-    table = np.array([""] + [str(scenario.date_of(t)) for t in range(last + 1)], dtype=object)
+    table = _MONTH_NAMES.get(scenario.start)
+    if table is None or len(table) < last + 2:
+        months = max(last + 1, 2 * (len(table) - 1) if table is not None else 0)
+        table = np.array([""] + [str(scenario.date_of(t)) for t in range(months)], dtype=object)
+        table.flags.writeable = False
+        _MONTH_NAMES[scenario.start] = table
     return table[steps + 1]
 
 
@@ -147,20 +156,45 @@ TWIN_SPELL_COLUMNS = ("member_a", "member_b", "start", "formal_end")
 
 
 def spells_frame_from_arrays(
-    scenario: Scenario, arrays: dict[str, np.ndarray], run_id: np.ndarray, seed: np.ndarray
+    scenario: Scenario,
+    arrays: dict[str, np.ndarray],
+    run_id: np.ndarray,
+    seed: np.ndarray,
+    *,
+    point_id: np.ndarray | None = None,
+    twin_columns: dict[str, np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """The spells table (docs/outputs.md) from :func:`spell_arrays` output, possibly
-    concatenated over runs, with each row's run id and seed."""
+    concatenated over runs, with each row's run id and seed; with ``point_id``, a first column
+    of it, and with ``twin_columns`` (:func:`match_twins` output), the twin columns last, as
+    :func:`add_twin_columns` would add them (one table built, not three).
+
+    The table holds the given arrays where it can (not copies), and is left unconsolidated:
+    pandas would copy every column twice to merge them into one 2-D block per type, which
+    writing, pickling and concatenating the table do not need (they take as long either way).
+    """
     names = np.array(scenario.state_names, dtype=object)
     causes = np.array(CAUSE_NAMES, dtype=object)
+    kinds = np.array(["pact", "treaty"], dtype=object)
+    # binding_state: state_a for side 0, state_b for side 1, else "" (one lookup, by index)
+    names_or_blank = np.array([*scenario.state_names, ""], dtype=object)
+    binding = arrays["binding"]
+    binding_state = np.where(
+        binding == 0,
+        arrays["member_a"],
+        np.where(binding == 1, arrays["member_b"], len(scenario.state_names)),
+    )
+    first = {} if point_id is None else {"point_id": np.asarray(point_id, dtype=np.int64)}
+    last = {} if twin_columns is None else _twin_arrays(twin_columns)
     return pd.DataFrame(
         {
+            **first,
             "run_id": np.asarray(run_id, dtype=np.int64),
             "seed": np.asarray(seed, dtype=np.uint64),
             "spell": arrays["spell"],
             "state_a": names[arrays["member_a"]],
             "state_b": names[arrays["member_b"]],
-            "kind": np.where(arrays["treaty"], "treaty", "pact"),
+            "kind": kinds[arrays["treaty"].astype(np.intp)],
             "term_months": arrays["term_months"],
             "initial_strength": arrays["initial_strength"],
             "kappa": arrays["kappa"],
@@ -175,13 +209,11 @@ def spells_frame_from_arrays(
             "functional_duration": arrays["functional_duration"],
             "functional_event": arrays["functional_event"],
             "cause": causes[arrays["cause"]],
-            "binding_state": np.where(
-                arrays["binding"] == 0,
-                names[arrays["member_a"]],
-                np.where(arrays["binding"] == 1, names[arrays["member_b"]], ""),
-            ),
+            "binding_state": names_or_blank[binding_state],
+            **last,
         },
-        columns=list(SPELL_COLUMNS),
+        columns=[*first, *SPELL_COLUMNS, *last],
+        copy=False,
     )
 
 
@@ -348,11 +380,20 @@ def _match_sorted(
 TWIN_COLUMNS = ("twin_duration", "twin_event", "pivotal", "reverse")
 
 
+def _twin_arrays(
+    twin_columns: dict[str, np.ndarray],
+) -> dict[str, pd.api.extensions.ExtensionArray]:
+    """The twin columns as nullable integers: -1 ("not defined") becomes missing."""
+    out = {}
+    for name in TWIN_COLUMNS:
+        values = np.array(twin_columns[name], dtype=np.int64)  # a copy, as pd.array makes
+        out[name] = pd.arrays.IntegerArray(values, values < 0)
+    return out
+
+
 def add_twin_columns(frame: pd.DataFrame, twin_columns: dict[str, np.ndarray]) -> pd.DataFrame:
     """Append the twin columns; -1 ("not defined") becomes an empty cell."""
     out = frame.copy()
-    for name in TWIN_COLUMNS:
-        values = pd.array(twin_columns[name], dtype="Int64")
-        values[twin_columns[name] < 0] = pd.NA
+    for name, values in _twin_arrays(twin_columns).items():
         out[name] = values
     return out

@@ -32,7 +32,6 @@ from model.parameters import Parameters
 from model.records import (
     TWIN_SPELL_COLUMNS,
     SpellRows,
-    add_twin_columns,
     match_twins_of_runs,
     spells_frame_from_arrays,
 )
@@ -168,16 +167,19 @@ def execute_chunk(experiment: Experiment, chunk: Chunk) -> ChunkResult:
     runs["seed"] = runs["seed"].astype(np.uint64)
     arrays = spell_rows.arrays(steps)
     counts = spell_rows.counts
+    run_ids = np.repeat(np.array(spell_runs, np.int64), counts)
     spells = spells_frame_from_arrays(
         scenario,
         arrays,
-        np.repeat(np.array(spell_runs, np.int64), counts),
+        run_ids,
         np.repeat(np.array(spell_seeds, np.uint64), counts),
+        point_id=run_ids // experiment.replicates,
+        twin_columns=(
+            match_twins_of_runs(arrays, twin_rows.arrays(steps), counts, twin_rows.counts)
+            if experiment.twins
+            else None
+        ),
     )
-    spells.insert(0, "point_id", spells["run_id"].to_numpy() // experiment.replicates)
-    if experiment.twins:
-        matched = match_twins_of_runs(arrays, twin_rows.arrays(steps), counts, twin_rows.counts)
-        spells = add_twin_columns(spells, matched)
     return ChunkResult(
         chunk=chunk_id,
         runs=runs,
