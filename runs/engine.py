@@ -75,10 +75,10 @@ def series_columns(experiment: Experiment) -> list[str]:
 def execute_chunk(experiment: Experiment, chunk: Chunk) -> ChunkResult:
     """Run a chunk of runs; a run that raises is recorded with its error, the rest go on.
 
-    Per run, only the kernel call and copies of its results: the seeds are derived for the
-    whole chunk at once, a point's world, parameter vector and values are made once, the runs
-    reuse one set of arrays (:class:`~model.simulation.RunBuffers`), and the spell columns,
-    twin matching and tables are computed once per chunk.
+    Per run, only its seed, the kernel call and copies of its results: a point's world,
+    parameter vector and values are made once, the runs reuse one set of arrays
+    (:class:`~model.simulation.RunBuffers`), and the spell columns, twin matching and tables are
+    computed once per chunk.
     """
     chunk_id, first, stop = chunk
     scenario = experiment.scenario
