@@ -157,23 +157,16 @@ def simulate_arrays(
     """
     world, events = template if template is not None else build_world(scenario)
     k = len(scenario.norms)
-    if buffers is None:
-        capacity = initial_capacity(world, events)
-        world = copy_world(world)
-        spells = SpellTable.empty(capacity, k)
-        records = Records.empty(steps, world.n_states, k, record_states)
-    else:
-        (world,), capacity = buffers.worlds(world, events, 1)
-        spells = buffers.spells = _spell_table(buffers.spells, capacity, k)
-        records = _records(buffers.records, steps, world.n_states, k, record_states)
-        buffers.records = records
+    buffers = buffers or RunBuffers()  # new buffers: new arrays
+    (world,), capacity = buffers.worlds(world, events, 1)
+    spells = _spell_table(buffers.spells, capacity, k)
+    records = buffers.records = _records(buffers.records, steps, world.n_states, k, record_states)
     if frozen is not None:
         world.frozen[:] = frozen
     if params is None:
         params = scenario.parameters.to_array()
     spells = advance(0, steps, run_seed, params, world, spells, events, records)
-    if buffers is not None:
-        buffers.spells = spells  # grown: the next run starts at this capacity
+    buffers.spells = spells  # grown: the next run starts at this capacity
     return RunArrays(spells, records, steps)
 
 
@@ -195,19 +188,12 @@ def simulate_twin_arrays(
     world, events = template if template is not None else build_world(scenario)
     k = len(scenario.norms)
     n = world.n_states
-    if buffers is None:
-        capacity = initial_capacity(world, events)
-        world, twin = copy_world(world), copy_world(world)
-        spells = SpellTable.empty(capacity, k)
-        twin_spells = SpellTable.empty(capacity, k)
-        records = Records.empty(steps, n, k, record_states)
-        twin_records = Records.empty(steps, n, k, False)
-    else:
-        (world, twin), capacity = buffers.worlds(world, events, 2)
-        spells = buffers.spells = _spell_table(buffers.spells, capacity, k)
-        twin_spells = buffers.twin_spells = _spell_table(buffers.twin_spells, capacity, k)
-        records = buffers.records = _records(buffers.records, steps, n, k, record_states)
-        twin_records = buffers.twin_records = _records(buffers.twin_records, steps, n, k, False)
+    buffers = buffers or RunBuffers()  # new buffers: new arrays
+    (world, twin), capacity = buffers.worlds(world, events, 2)
+    spells = _spell_table(buffers.spells, capacity, k)
+    twin_spells = _spell_table(buffers.twin_spells, capacity, k)
+    records = buffers.records = _records(buffers.records, steps, n, k, record_states)
+    twin_records = buffers.twin_records = _records(buffers.twin_records, steps, n, k, False)
     twin.frozen[:] = frozen
     if params is None:
         params = scenario.parameters.to_array()
@@ -225,6 +211,5 @@ def simulate_twin_arrays(
         else:
             twin_spells = twin_spells.grown(2 * twin_spells.capacity)
             resume, resume_twin = STEP_DONE, status
-    if buffers is not None:  # grown: the next run starts at these capacities
-        buffers.spells, buffers.twin_spells = spells, twin_spells
+    buffers.spells, buffers.twin_spells = spells, twin_spells  # grown: the next run starts here
     return RunArrays(spells, records, steps), RunArrays(twin_spells, twin_records, steps)
