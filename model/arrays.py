@@ -75,6 +75,8 @@ class WorldArrays(NamedTuple):
     pair_spell: np.ndarray  # (N, N) int32: row of the active spell of the pair, -1 if none
     pair_last_end: np.ndarray  # (N, N) int32: step of the pair's last formal end
     zeros_k: np.ndarray  # (K,) zeros: complicity of a pair that is not yet partnered
+    normals: np.ndarray  # (N·max(M, 1),) scratch: this month's normal draws of the drift
+    probabilities: np.ndarray  # (N·max(M, 1),) scratch: the uniforms they invert
 
     @property
     def n_states(self) -> int:

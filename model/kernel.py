@@ -93,7 +93,7 @@ from model.rng import (
     STREAM_SPELL_KIND,
     STREAM_SPELL_STRENGTH,
     STREAM_TENSION,
-    normal,
+    fill_normals,
     step_key,
     uniform,
     uniform1,
@@ -335,20 +335,22 @@ def drift(t, seed, w, params):
     n, n_res = w.needs.shape
     theta = params[P_THETA]
     sigma = params[P_SIGMA]
-    key = step_key(seed, STREAM_NEED, t)
+    if sigma > 0.0:  # w.normals[i·M + m] = normal(key, i, m), drawn all at once
+        fill_normals(step_key(seed, STREAM_NEED, t), n, n_res, w.probabilities, w.normals)
     for i in range(n):
         for m in range(n_res):
             d = w.needs[i, m] + theta * (w.needs_baseline[i, m] - w.needs[i, m])
             if sigma > 0.0:
-                d += sigma * normal(key, i, m)
+                d += sigma * w.normals[i * n_res + m]
             w.needs[i, m] = _clip01(d)
     theta_t = params[P_THETA_T]
     sigma_t = params[P_SIGMA_T]
-    key = step_key(seed, STREAM_TENSION, t)
+    if sigma_t > 0.0:  # w.normals[i] = normal(key, i, 0)
+        fill_normals(step_key(seed, STREAM_TENSION, t), n, 1, w.probabilities, w.normals)
     for i in range(n):
         tension = w.tension[i] + theta_t * (w.tension_baseline[i] - w.tension[i])
         if sigma_t > 0.0:
-            tension += sigma_t * normal(key, i, 0)
+            tension += sigma_t * w.normals[i]
         w.tension[i] = tension if tension > 0.0 else 0.0
 
 

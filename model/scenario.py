@@ -735,6 +735,8 @@ def build_world(scenario: Scenario) -> tuple[WorldArrays, EventTable]:
         pair_spell=np.full((n, n), -1, np.int32),
         pair_last_end=np.full((n, n), NEVER, np.int32),
         zeros_k=np.zeros(k),
+        normals=np.zeros(n * max(len(scenario.resources), 1)),
+        probabilities=np.zeros(n * max(len(scenario.resources), 1)),
     )
     intensity = scenario.parameters.intensity
     rows = [

@@ -21,9 +21,33 @@ from model.alliance_model import AllianceModel
 from model.arrays import SpellTable, WorldArrays
 from model.kernel import MIN_AGENDA, flows_and_credibility, prepare_values, update_strength
 from model.parameters import Parameters
+from model.rng import _P_LOW, fill_normals, normal, normal_probability, step_key
 from model.scenario import build_world, parse_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# ------------------------------------------------------------------------ batched normal draws
+
+
+def test_batched_normals_equal_one_draw_at_a_time_in_both_tails() -> None:
+    """The drift's vectorised draws (fill_normals) are the numbers of one normal() call each,
+    bit for bit, the tails (redone one by one) included."""
+    n_agents, n_dims = 40, 7
+    out = np.empty(n_agents * n_dims)
+    scratch = np.empty_like(out)
+    tails = {"low": 0, "high": 0}
+    for seed in range(6):
+        key = np.uint64(step_key(np.uint64(12345 + seed), 2, seed))
+        fill_normals(key, n_agents, n_dims, scratch, out)
+        expected = np.array([normal(key, a, d) for a in range(n_agents) for d in range(n_dims)])
+        np.testing.assert_array_equal(out, expected)
+        p = np.array(
+            [normal_probability(key, a, d) for a in range(n_agents) for d in range(n_dims)]
+        )
+        tails["low"] += int((p < _P_LOW).sum())
+        tails["high"] += int((p > 1.0 - _P_LOW).sum())
+    assert tails["low"] > 10 and tails["high"] > 10, tails  # both tail branches were exercised
+
 
 # ------------------------------------------------------------------------ compiled vs interpreted
 
