@@ -163,7 +163,7 @@ def main() -> None:
         f"({best[-1] / months:.1f} active partnerships on average; "
         f"{total / (best_seconds * 1e9):.2f} cycles per ns of wall time):"
     )
-    for (name, _), value in zip(PHASES, best[:-1], strict=False):
+    for (name, _), value in zip(PHASES, best[:-1], strict=True):
         print(f"  {name:<20} {value / months:8.0f}  {100 * value / total:5.1f}%")
     print(f"  {'whole month':<20} {total / months:8.0f}")
 
